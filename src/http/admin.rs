@@ -1,0 +1,116 @@
+//! The admin JSON API under `/api/v1` and the merchant page at `/admin`, both behind
+//! `Authorization: Bearer <admin token>`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+
+pub fn api_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/messages/{id}", get(message))
+        .route_layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+pub fn page_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin", get(page))
+        .route_layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+/// Checks the bearer token against every configured admin token in constant time.
+async fn require_admin(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let given = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+    let mut ok = false;
+    for t in &state.admin_tokens {
+        ok |= bool::from(t.expose_secret().as_bytes().ct_eq(given.as_bytes()));
+    }
+    if !ok {
+        return Err(ApiError::unauthorized("invalid bearer token"));
+    }
+    Ok(next.run(req).await)
+}
+
+/// One message: what arrived, how it was read, the jobs, and what happened per subscription
+/// (including the event sent to Postscript).
+async fn message(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let msg = state
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+    let jobs = state.store.jobs_for_message(&id).await?;
+    let outcomes = state.store.outcomes(&id).await?;
+    let interpretation: Value = serde_json::from_str(&msg.interpretation).unwrap_or(Value::Null);
+    let outcomes: Vec<Value> = outcomes
+        .into_iter()
+        .map(|o| {
+            let event: Value = o
+                .event_body
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(Value::Null);
+            json!({
+                "seq": o.seq,
+                "action": o.action,
+                "state": o.state,
+                "platform": o.platform,
+                "subscription_id": o.subscription_id,
+                "previous_date": o.previous_date,
+                "target_date": o.target_date,
+                "new_date": o.new_date,
+                "reason": o.reason,
+                "detail": o.detail,
+                "event": event,
+                "event_state": o.event_state,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "message": {
+            "id": msg.id,
+            "shop_id": msg.shop_id,
+            "subscriber_id": msg.subscriber_id,
+            "from_number": msg.from_number,
+            "body": msg.body,
+            "status": msg.status,
+            "received_at": ms_to_rfc3339(msg.received_at),
+        },
+        "interpretation": interpretation,
+        "jobs": jobs,
+        "outcomes": outcomes,
+    })))
+}
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+async fn page() -> impl IntoResponse {
+    Html(include_str!("admin.html"))
+}

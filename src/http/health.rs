@@ -1,0 +1,57 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::AppState;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if state.store.ping().await {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    // Queue depth is read at scrape time, so every replica reports the shared truth.
+    // Every state is reported, zero included, so dashboards and alerts see an empty queue.
+    if let Ok(counts) = state.store.job_counts().await {
+        for job_state in [
+            "available",
+            "running",
+            "retryable",
+            "completed",
+            "discarded",
+        ] {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == job_state)
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("keyroute_jobs", "state" => job_state).set(n as f64);
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

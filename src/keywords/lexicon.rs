@@ -1,0 +1,512 @@
+//! The compiled word table: every word any rule file mentions, with all its roles, in one
+//! hash map, so the matcher does a single lookup per token whatever the number of rules.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::schema::{Item, ParsedFile};
+use super::{OPT_OUT_WORDS, is_opt_out_word};
+
+/// FxHash (as used by rustc): a few cycles per word. The keys are the rule files' own
+/// words, not attacker-chosen, and lookups of shopper text only read the table, so
+/// hash flooding cannot grow anything.
+#[derive(Default, Clone, Copy)]
+pub(super) struct FxHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Role flags of a word or phrase.
+pub(super) mod flag {
+    pub const NEGATION: u16 = 1 << 0;
+    pub const LEAD_IN: u16 = 1 << 1;
+    pub const REQUEST: u16 = 1 << 2;
+    pub const OBJECT: u16 = 1 << 3;
+    pub const BREAK: u16 = 1 << 4;
+    pub const COMMON: u16 = 1 << 5;
+    pub const OPT_OUT: u16 = 1 << 6;
+}
+
+/// Everything known about one word or phrase. `Copy` and small: the matcher keeps one
+/// per segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Info {
+    pub flags: u16,
+    /// Index of the rule this keyword triggers, or `NO_RULE`.
+    pub rule: u16,
+    /// Index into `Lexicon::keyword_text` (the canonical keyword).
+    pub kw: u32,
+    /// Value as a number word ("two" = 2), 0 if none.
+    pub number: u32,
+    /// Days per unit ("week" = 7), 0 if none.
+    pub unit_days: u32,
+}
+
+pub(super) const NO_RULE: u16 = u16::MAX;
+
+impl Default for Info {
+    fn default() -> Self {
+        Info {
+            flags: 0,
+            rule: NO_RULE,
+            kw: 0,
+            number: 0,
+            unit_days: 0,
+        }
+    }
+}
+
+impl Info {
+    #[inline]
+    pub fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+    #[inline]
+    pub fn is_keyword(&self) -> bool {
+        self.rule != NO_RULE
+    }
+    /// Known in any role: such a word is never "corrected" into a keyword.
+    #[inline]
+    pub fn is_known(&self) -> bool {
+        self.flags != 0 || self.rule != NO_RULE || self.number != 0 || self.unit_days != 0
+    }
+    fn merge(&mut self, other: &Info, rank: impl Fn(u16) -> (i32, usize)) {
+        self.flags |= other.flags;
+        if other.rule != NO_RULE && (self.rule == NO_RULE || rank(other.rule) > rank(self.rule)) {
+            self.rule = other.rule;
+            self.kw = other.kw;
+        }
+        if self.number == 0 {
+            self.number = other.number;
+        }
+        if self.unit_days == 0 {
+            self.unit_days = other.unit_days;
+        }
+    }
+}
+
+/// A multi-word entry, stored under its first word.
+#[derive(Debug, Clone)]
+pub(super) struct Phrase {
+    /// The words after the first.
+    pub rest: Box<[Box<str>]>,
+    pub info: Info,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    info: Info,
+    /// Phrases starting with this word, longest first: `phrases[start..start + len]`.
+    phrase_start: u32,
+    phrase_len: u32,
+}
+
+/// A keyword that a one-edit typo may be corrected to.
+#[derive(Debug, Clone)]
+struct TypoTarget {
+    word: Box<str>,
+    chars: usize,
+    info: Info,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Lexicon {
+    map: FxMap<Box<str>, u32>,
+    entries: Vec<Entry>,
+    phrases: Vec<Phrase>,
+    /// Word with every doubled letter collapsed -> entry, for elongated words
+    /// ("skiip", "pleease"). Ambiguous collapsed forms are left out.
+    squeezed: FxMap<Box<str>, u32>,
+    typo_targets: Vec<TypoTarget>,
+    /// Canonical keyword texts, indexed by `Info::kw`.
+    pub keyword_text: Vec<Box<str>>,
+    /// The keyword for a message made only of "?", if a rule lists "?".
+    pub question: Option<Info>,
+}
+
+/// Minimal compiled-rule facts the lexicon needs to rank keywords.
+pub(super) struct RuleRank {
+    pub priority: i32,
+}
+
+impl Lexicon {
+    /// Builds the table from validated files. `ranks[i]` belongs to rule index `i` in
+    /// file order (the same order the caller compiles rules in).
+    pub fn build(files: &[ParsedFile], ranks: &[RuleRank]) -> Lexicon {
+        // Higher priority wins; on a tie the rule loaded first.
+        let rank = |r: u16| -> (i32, usize) {
+            let i = usize::from(r);
+            (
+                ranks.get(i).map_or(i32::MIN, |x| x.priority),
+                usize::MAX - i,
+            )
+        };
+        let mut words: FxMap<Box<str>, Info> = FxMap::default();
+        let mut phrases: FxMap<Box<str>, Info> = FxMap::default();
+        let mut keyword_text: Vec<Box<str>> = Vec::new();
+        let mut question = None;
+
+        let mut add = |norm: &str, info: Info| {
+            let target = if norm.contains(' ') {
+                &mut phrases
+            } else {
+                &mut words
+            };
+            target
+                .entry(norm.into())
+                .and_modify(|e| e.merge(&info, rank))
+                .or_insert(info);
+        };
+        let role = |flags: u16| Info {
+            flags,
+            ..Info::default()
+        };
+
+        for w in OPT_OUT_WORDS {
+            add(w, role(flag::OPT_OUT));
+        }
+        let mut rule_idx: u16 = 0;
+        for f in files {
+            for r in &f.rules {
+                for item in r.keywords.iter().chain(r.phrases.iter()) {
+                    let kw = keyword_text.len() as u32;
+                    keyword_text.push(item.raw.as_str().into());
+                    let info = Info {
+                        rule: rule_idx,
+                        kw,
+                        ..Info::default()
+                    };
+                    if item.norm == "?" {
+                        match question {
+                            Some(Info { rule, .. }) if rank(rule) >= rank(rule_idx) => {}
+                            _ => question = Some(info),
+                        }
+                    } else {
+                        add(&item.norm, info);
+                    }
+                }
+                rule_idx = rule_idx.saturating_add(1);
+            }
+            let g = &f.grammar;
+            let lists: [(&[Item], u16); 6] = [
+                (&g.negations, flag::NEGATION),
+                (&g.lead_ins, flag::LEAD_IN),
+                (&g.requests, flag::REQUEST),
+                (&g.objects, flag::OBJECT),
+                (&g.clause_breaks, flag::BREAK),
+                (&g.common_words, flag::COMMON),
+            ];
+            for (list, fl) in lists {
+                for item in list {
+                    add(&item.norm, role(fl));
+                }
+            }
+            for u in &f.units {
+                add(
+                    &u.item.norm,
+                    Info {
+                        unit_days: u.value,
+                        ..Info::default()
+                    },
+                );
+            }
+            for n in &f.numbers {
+                add(
+                    &n.item.norm,
+                    Info {
+                        number: n.value,
+                        ..Info::default()
+                    },
+                );
+            }
+        }
+
+        // Group phrases under their first word, longest first so the longest match wins.
+        let mut grouped: FxMap<Box<str>, Vec<Phrase>> = FxMap::default();
+        for (text, info) in phrases {
+            let mut it = text.split(' ');
+            let first: Box<str> = it.next().unwrap_or_default().into();
+            let rest: Box<[Box<str>]> = it.map(Into::into).collect();
+            grouped
+                .entry(first)
+                .or_default()
+                .push(Phrase { rest, info });
+        }
+        let mut lex = Lexicon {
+            keyword_text,
+            question,
+            ..Lexicon::default()
+        };
+        for (w, info) in words {
+            let idx = lex.entries.len() as u32;
+            lex.entries.push(Entry {
+                info,
+                ..Entry::default()
+            });
+            lex.map.insert(w, idx);
+        }
+        let mut firsts: Vec<_> = grouped.into_iter().collect();
+        firsts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (first, mut list) in firsts {
+            list.sort_by(|a, b| {
+                b.rest
+                    .len()
+                    .cmp(&a.rest.len())
+                    .then_with(|| a.rest.cmp(&b.rest))
+            });
+            let idx = match lex.map.get(&first) {
+                Some(i) => *i,
+                None => {
+                    let i = lex.entries.len() as u32;
+                    lex.entries.push(Entry::default());
+                    lex.map.insert(first, i);
+                    i
+                }
+            };
+            let e = &mut lex.entries[idx as usize];
+            e.phrase_start = lex.phrases.len() as u32;
+            e.phrase_len = list.len() as u32;
+            lex.phrases.extend(list);
+        }
+
+        // Elongation table. Opt-out words win a collision: missing a STOP is the one
+        // mistake that must not happen.
+        let mut squeezed: FxMap<Box<str>, Option<u32>> = FxMap::default();
+        for (w, idx) in &lex.map {
+            if !lex.entries[*idx as usize].info.is_known() {
+                continue;
+            }
+            let key: Box<str> = squeeze_owned(w).into();
+            squeezed
+                .entry(key)
+                .and_modify(|slot| {
+                    let is_opt = |i: u32| lex.entries[i as usize].info.has(flag::OPT_OUT);
+                    *slot = match *slot {
+                        Some(prev) if prev == *idx => Some(prev),
+                        Some(prev) if is_opt(prev) && !is_opt(*idx) => Some(prev),
+                        Some(prev) if is_opt(*idx) && !is_opt(prev) => Some(*idx),
+                        _ => None,
+                    };
+                })
+                .or_insert(Some(*idx));
+        }
+        lex.squeezed = squeezed
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+
+        // Typo targets: single-word keywords of at least four letters.
+        for (w, idx) in &lex.map {
+            let info = lex.entries[*idx as usize].info;
+            let chars = w.chars().count();
+            if info.is_keyword() && chars >= 4 && w.chars().all(char::is_alphabetic) {
+                lex.typo_targets.push(TypoTarget {
+                    word: w.clone(),
+                    chars,
+                    info,
+                });
+            }
+        }
+        lex.typo_targets
+            .sort_by(|a, b| a.chars.cmp(&b.chars).then_with(|| a.word.cmp(&b.word)));
+        lex
+    }
+
+    /// Looks a normalised word up: exactly, then with doubled letters collapsed if the
+    /// word has any ("skiip" -> "skip", "stopp" -> "stop").
+    #[inline]
+    pub fn lookup(&self, word: &str) -> Option<(Info, u32)> {
+        let idx = match self.map.get(word) {
+            Some(i) => *i,
+            None => self.lookup_squeezed(word)?,
+        };
+        let e = &self.entries[idx as usize];
+        Some((e.info, idx))
+    }
+
+    fn lookup_squeezed(&self, word: &str) -> Option<u32> {
+        let b = word.as_bytes();
+        if !b.windows(2).any(|w| w[0] == w[1]) && word.is_ascii() {
+            return None;
+        }
+        let mut buf = [0u8; 48];
+        if word.is_ascii() && word.len() <= buf.len() {
+            let mut n = 0;
+            for &c in b {
+                if n == 0 || buf[n - 1] != c {
+                    buf[n] = c;
+                    n += 1;
+                }
+            }
+            let s = std::str::from_utf8(&buf[..n]).ok()?;
+            self.squeezed.get(s).copied()
+        } else {
+            self.squeezed.get(squeeze_owned(word).as_str()).copied()
+        }
+    }
+
+    /// Phrases that start with the word at `entry`, longest first.
+    #[inline]
+    pub fn phrases_of(&self, entry: u32) -> &[Phrase] {
+        let e = &self.entries[entry as usize];
+        &self.phrases[e.phrase_start as usize..(e.phrase_start + e.phrase_len) as usize]
+    }
+
+    /// Whether a normalised token is an opt-out word (exactly or elongated).
+    #[inline]
+    pub fn is_opt_out(&self, word: &str) -> bool {
+        self.lookup(word).is_some_and(|(i, _)| i.has(flag::OPT_OUT))
+    }
+
+    /// Corrects a one-edit typo of a keyword ("sikp" -> skip, "dealy" -> delay).
+    ///
+    /// Only for unknown words of at least four letters; never when the word is also one
+    /// edit from an opt-out word (STOP must never become SKIP), and never when it is one
+    /// edit from two different keywords.
+    pub fn correct(&self, word: &str) -> Option<Info> {
+        let len = word.chars().count();
+        if !(4..=24).contains(&len) || !word.chars().all(char::is_alphabetic) {
+            return None;
+        }
+        if OPT_OUT_WORDS.iter().any(|o| within_one_edit(word, o)) || is_opt_out_word(word) {
+            return None;
+        }
+        let mut found: Option<Info> = None;
+        for t in &self.typo_targets {
+            if t.chars + 1 < len {
+                continue;
+            }
+            if t.chars > len + 1 {
+                break;
+            }
+            if within_one_edit(word, &t.word) {
+                match found {
+                    Some(f) if f.rule != t.info.rule => return None,
+                    Some(_) => {}
+                    None => found = Some(t.info),
+                }
+            }
+        }
+        found
+    }
+}
+
+fn squeeze_owned(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut last = None;
+    for c in w.chars() {
+        if last != Some(c) {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
+/// True when `a` and `b` differ by exactly one insertion, deletion, substitution or
+/// transposition of adjacent characters (optimal-string-alignment distance 1).
+pub(super) fn within_one_edit(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        one_edit(a.as_bytes(), b.as_bytes())
+    } else {
+        let mut ab = ['\0'; 32];
+        let mut bb = ['\0'; 32];
+        let (Some(la), Some(lb)) = (fill(&mut ab, a), fill(&mut bb, b)) else {
+            return false;
+        };
+        one_edit(&ab[..la], &bb[..lb])
+    }
+}
+
+fn fill(buf: &mut [char; 32], s: &str) -> Option<usize> {
+    let mut n = 0;
+    for c in s.chars() {
+        *buf.get_mut(n)? = c;
+        n += 1;
+    }
+    Some(n)
+}
+
+fn one_edit<T: Eq>(a: &[T], b: &[T]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let i = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if short.len() == long.len() {
+        if i == short.len() {
+            return false; // equal
+        }
+        // substitution
+        if short[i + 1..] == long[i + 1..] {
+            return true;
+        }
+        // transposition
+        i + 1 < short.len()
+            && short[i] == long[i + 1]
+            && short[i + 1] == long[i]
+            && short[i + 2..] == long[i + 2..]
+    } else {
+        short[i..] == long[i + 1..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_edit_cases() {
+        assert!(within_one_edit("sikp", "skip"));
+        assert!(within_one_edit("dealy", "delay"));
+        assert!(within_one_edit("skp", "skip"));
+        assert!(within_one_edit("skipp", "skip"));
+        assert!(within_one_edit("slip", "skip"));
+        assert!(!within_one_edit("skip", "skip"));
+        assert!(!within_one_edit("stop", "skip"));
+        assert!(!within_one_edit("spik", "skip"));
+        assert!(within_one_edit("sauté", "saute"));
+    }
+}

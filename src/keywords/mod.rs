@@ -1,0 +1,404 @@
+//! Keyword rules: what an inbound SMS reply asks for.
+//!
+//! Shoppers answer texts about their subscription orders with things like `SKIP`,
+//! `delay 2 weeks`, `HELP` or `undo`. This module turns one message into an
+//! [`Interpretation`]: either an [`Intent`] (an action plus, for a delay, the number of
+//! days) or a reason why nothing should happen.
+//!
+//! The words live in per-language TOML rule files (`keywords/en.toml`, `es.toml`,
+//! `fr.toml`; the format is documented at the top of `en.toml`) that a merchant can
+//! read and edit. [`RuleSet`] compiles them once into hash tables; [`RuleSet::interpret`]
+//! is then a single normalisation pass plus one lookup per word, whatever the number of
+//! rules, because it runs on the webhook hot path.
+//!
+//! Two things never come from files:
+//! * Opt-out words (STOP, CANCEL, END, QUIT, UNSUBSCRIBE, ...) anywhere in a message
+//!   always yield [`REASON_OPT_OUT`]: carriers require them to be honoured, so no rule
+//!   file may weaken that.
+//! * The matching policy is conservative: a wrong skip costs a shopper an order, a missed
+//!   one costs them a second text. See `matcher.rs` for what counts as a request.
+
+mod lexicon;
+mod matcher;
+mod normalize;
+mod schema;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::ser::SerializeMap;
+
+use self::lexicon::{Lexicon, RuleRank};
+use self::schema::ParsedFile;
+
+/// What a shopper asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Skip,
+    Delay,
+    Help,
+    Undo,
+}
+
+impl Action {
+    /// The lower-case name used in rule files, JSON and events.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Skip => "skip",
+            Action::Delay => "delay",
+            Action::Help => "help",
+            Action::Undo => "undo",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A recognised request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Intent {
+    pub action: Action,
+    /// For [`Action::Delay`] only: total days (1 week = 7, 1 month = 30), or the rule's
+    /// `default_days` when the shopper gave no duration.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub days: Option<u32>,
+    /// Name of the rule that matched, e.g. `"skip"`.
+    pub rule: String,
+    /// The keyword as written in the rule file that matched, e.g. `"skip"` (also when
+    /// the shopper typed a typo or an elongated form of it).
+    pub keyword: String,
+    /// For [`Action::Delay`]: the rule's `max_days`. `days` may exceed it; the caller
+    /// refuses such a delay (and can tell the shopper the limit).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_days: Option<u32>,
+}
+
+/// No keyword of any rule was found in a usable position.
+pub const REASON_NO_MATCH: &str = "no_match";
+/// The message contains an opt-out word; it belongs to the carrier/Postscript opt-out
+/// flow, never to us.
+pub const REASON_OPT_OUT: &str = "opt_out";
+/// The keyword was negated ("don't skip", "no quiero saltar").
+pub const REASON_NEGATED: &str = "negated";
+/// Two different actions were asked for ("skip or delay?").
+pub const REASON_CONFLICT: &str = "conflict";
+/// Nothing but whitespace, emoji or punctuation.
+pub const REASON_EMPTY: &str = "empty";
+
+/// The outcome of interpreting one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interpretation {
+    Matched(Intent),
+    /// Do nothing; `reason` is one of the `REASON_*` constants.
+    NoAction {
+        reason: &'static str,
+    },
+}
+
+impl Interpretation {
+    fn no_action(reason: &'static str) -> Self {
+        Interpretation::NoAction { reason }
+    }
+
+    /// The intent, if the message asked for an action.
+    pub fn intent(&self) -> Option<&Intent> {
+        match self {
+            Interpretation::Matched(i) => Some(i),
+            Interpretation::NoAction { .. } => None,
+        }
+    }
+}
+
+/// Hand-written to produce exactly the contract's `keyroute match --json` shape: a match
+/// is the flat intent, no action is `{"action": null, "reason": "..."}`.
+impl serde::Serialize for Interpretation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Interpretation::Matched(intent) => intent.serialize(serializer),
+            Interpretation::NoAction { reason } => {
+                let mut m = serializer.serialize_map(Some(2))?;
+                m.serialize_entry("action", &None::<Action>)?;
+                m.serialize_entry("reason", reason)?;
+                m.end()
+            }
+        }
+    }
+}
+
+/// Opt-out words, normalised (lower case, no accents). Honoured anywhere in a message
+/// whatever the rule files say. Besides the carrier-standard English list this holds the
+/// Spanish and French equivalents and inflections ("cancelled"), because a shopper who
+/// writes them wants out, not an order change. "opt out" (two words) is checked apart.
+const OPT_OUT_WORDS: &[&str] = &[
+    "stop",
+    "stopall",
+    "cancel",
+    "canceled",
+    "cancelled",
+    "canceling",
+    "cancelling",
+    "cancellation",
+    "end",
+    "quit",
+    "unsubscribe",
+    "unsubscribed",
+    "revoke",
+    "optout",
+    "alto",
+    "parar",
+    "cancelar",
+    "cancela",
+    "baja",
+    "arret",
+    "arreter",
+    "annuler",
+    "annulez",
+    "annule",
+    "desabonner",
+    "desinscrire",
+];
+
+/// Whether a normalised word is an opt-out word.
+fn is_opt_out_word(word: &str) -> bool {
+    OPT_OUT_WORDS.contains(&word)
+}
+
+/// One problem in the rule files, for `keyroute rules check`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The file as named to the loader, e.g. `keywords/en.toml`.
+    pub file: String,
+    /// 1-based line; 0 when the problem is about the whole file or folder.
+    pub line: usize,
+    pub message: String,
+    /// What to change to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {} (fix: {})",
+            self.file, self.line, self.message, self.fix
+        )
+    }
+}
+
+/// Why rule files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// A file or the folder could not be read.
+    #[error("{path}: cannot read keyword rules: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The files were read but are invalid; holds every problem found (never empty).
+    #[error("{}", ProblemsDisplay(.0))]
+    Invalid(Vec<Problem>),
+}
+
+struct ProblemsDisplay<'a>(&'a [Problem]);
+
+impl fmt::Display for ProblemsDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => f.write_str("invalid keyword rules"),
+            [one] => write!(f, "{one}"),
+            [first, rest @ ..] => write!(
+                f,
+                "{first} (and {} more; run `keyroute rules check` to list them)",
+                rest.len()
+            ),
+        }
+    }
+}
+
+/// A compiled rule: just what matching and the resulting [`Intent`] need.
+#[derive(Debug, Clone)]
+struct CompiledRule {
+    name: String,
+    action: Action,
+    priority: i32,
+    default_days: Option<u32>,
+    max_days: Option<u32>,
+    /// Count the keyword anywhere in a message (not only in command position).
+    anywhere: bool,
+}
+
+/// Compiled keyword rules. Immutable after construction, `Send + Sync`; share it behind
+/// an `Arc`.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    lex: Lexicon,
+}
+
+/// The rule files shipped with keyroute, as `(file name, contents)`.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("keywords/en.toml", include_str!("../../keywords/en.toml")),
+    ("keywords/es.toml", include_str!("../../keywords/es.toml")),
+    ("keywords/fr.toml", include_str!("../../keywords/fr.toml")),
+];
+
+impl RuleSet {
+    /// Loads every `*.toml` file in `dir` (sorted by name, which fixes tie-breaking
+    /// between equal priorities).
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
+        let files = read_dir_sources(dir)?;
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        RuleSet::from_sources(&refs)
+    }
+
+    /// The shipped rule files, compiled into the binary.
+    ///
+    /// # Panics
+    /// Never in a released build: the unit test `embedded_rules_load` checks the shipped
+    /// files, so a bad edit fails the test suite rather than start-up.
+    pub fn embedded() -> RuleSet {
+        match RuleSet::from_sources(EMBEDDED) {
+            Ok(rs) => rs,
+            Err(e) => panic!("shipped keyword rule files are invalid: {e}"),
+        }
+    }
+
+    /// Compiles rule files given as `(file name, TOML text)`; file names are only used in
+    /// messages.
+    pub fn from_sources(files: &[(&str, &str)]) -> Result<RuleSet, RulesError> {
+        let (parsed, problems) = analyse(files);
+        if !problems.is_empty() {
+            return Err(RulesError::Invalid(problems));
+        }
+        Ok(RuleSet::compile(&parsed))
+    }
+
+    fn compile(files: &[ParsedFile]) -> RuleSet {
+        let rules: Vec<CompiledRule> = files
+            .iter()
+            .flat_map(|f| f.rules.iter())
+            .map(|r| CompiledRule {
+                name: r.name.clone(),
+                action: r.action,
+                priority: r.priority,
+                default_days: r.default_days,
+                max_days: r.max_days,
+                anywhere: r.match_anywhere,
+            })
+            .collect();
+        let ranks: Vec<RuleRank> = rules
+            .iter()
+            .map(|r| RuleRank {
+                priority: r.priority,
+            })
+            .collect();
+        let lex = Lexicon::build(files, &ranks);
+        RuleSet { rules, lex }
+    }
+
+    /// Interprets one inbound message. Pure CPU: no I/O, no locking.
+    pub fn interpret(&self, text: &str) -> Interpretation {
+        matcher::interpret(self, text)
+    }
+}
+
+/// Parses and checks all files; returns what parsed plus every problem.
+fn analyse(files: &[(&str, &str)]) -> (Vec<ParsedFile>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    if files.is_empty() {
+        problems.push(Problem {
+            file: String::new(),
+            line: 0,
+            message: "no keyword rule files (*.toml) found".to_owned(),
+            fix: "add at least one rule file, e.g. copy keywords/en.toml from the keyroute repository".to_owned(),
+        });
+    }
+    let mut parsed = Vec::new();
+    for (name, text) in files {
+        if let Some(p) = schema::parse_file(name, text, &mut problems) {
+            parsed.push(p);
+        }
+    }
+    schema::cross_check(&parsed, &mut problems);
+    problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+    if parsed.iter().all(|f| f.rules.is_empty()) && problems.is_empty() {
+        problems.push(Problem {
+            file: files.first().map(|f| f.0.to_owned()).unwrap_or_default(),
+            line: 0,
+            message: "the rule files define no rules".to_owned(),
+            fix: "add [[rules]] entries (see the comments at the top of keywords/en.toml)"
+                .to_owned(),
+        });
+    }
+    if parsed.iter().map(|f| f.rules.len()).sum::<usize>() > usize::from(u16::MAX - 1) {
+        problems.push(Problem {
+            file: String::new(),
+            line: 0,
+            message: "too many rules".to_owned(),
+            fix: format!("keep the total number of rules under {}", u16::MAX - 1),
+        });
+    }
+    (parsed, problems)
+}
+
+/// Reads every `*.toml` file of `dir`, sorted by file name. Names are `dir/file.toml`.
+fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
+    let io = |path: &Path, source| RulesError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let path = entry.map_err(|e| io(dir, e))?.path();
+        if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        out.push((p.display().to_string(), text));
+    }
+    Ok(out)
+}
+
+/// Checks every `*.toml` file in `dir` and returns every problem found (empty when the
+/// files are valid). For `keyroute rules check`.
+pub fn check_dir(dir: &Path) -> Vec<Problem> {
+    match read_dir_sources(dir) {
+        Ok(files) => {
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(n, t)| (n.as_str(), t.as_str()))
+                .collect();
+            let (_, mut problems) = analyse(&refs);
+            if refs.is_empty()
+                && let Some(p) = problems.first_mut()
+            {
+                p.file = dir.display().to_string();
+            }
+            problems
+        }
+        Err(RulesError::Io { path, source }) => vec![Problem {
+            file: path,
+            line: 0,
+            message: format!("cannot read: {source}"),
+            fix: "check that the path exists and is readable (keywords.dir in the config)"
+                .to_owned(),
+        }],
+        Err(RulesError::Invalid(p)) => p,
+    }
+}

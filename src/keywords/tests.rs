@@ -1,0 +1,461 @@
+//! Behaviour tests for the whole module: shipped rules, matching, rule-file checks,
+//! the labelled corpus and property tests.
+
+use super::*;
+
+fn rs() -> &'static RuleSet {
+    use std::sync::OnceLock;
+    static RS: OnceLock<RuleSet> = OnceLock::new();
+    RS.get_or_init(RuleSet::embedded)
+}
+
+/// Short form of an interpretation for assertions: "skip", "delay:14", "none:negated".
+fn short(text: &str) -> String {
+    match rs().interpret(text) {
+        Interpretation::Matched(i) => match i.days {
+            Some(d) => format!("{}:{d}", i.action.as_str()),
+            None => i.action.as_str().to_owned(),
+        },
+        Interpretation::NoAction { reason } => format!("none:{reason}"),
+    }
+}
+
+#[test]
+fn embedded_rules_load() {
+    let rs = RuleSet::embedded();
+    assert!(rs.rules.len() >= 4);
+    for name in ["skip", "delay", "help", "undo"] {
+        assert!(
+            rs.rules.iter().any(|r| r.name == name),
+            "missing rule {name}"
+        );
+    }
+}
+
+#[test]
+fn stage1_basics() {
+    let cases = [
+        ("Skip", "skip"),
+        ("SKIP", "skip"),
+        ("Skip!!", "skip"),
+        ("skip 🙏", "skip"),
+        ("SKIP.", "skip"),
+        ("skip please", "skip"),
+        ("DELAY", "delay:14"),
+        ("delay 2 weeks", "delay:14"),
+        ("DELAY 10 days", "delay:10"),
+        ("delay 1 month", "delay:30"),
+        ("delay 3 wks", "delay:21"),
+        ("HELP", "help"),
+        ("UNDO", "undo"),
+        ("STOP", "none:opt_out"),
+        ("skip stop", "none:opt_out"),
+        ("please cancel", "none:opt_out"),
+        ("END", "none:opt_out"),
+        ("quit", "none:opt_out"),
+        ("UNSUBSCRIBE", "none:opt_out"),
+        ("stopall", "none:opt_out"),
+        ("revoke", "none:opt_out"),
+        ("opt out", "none:opt_out"),
+        ("opt-out", "none:opt_out"),
+        ("ALTO", "none:opt_out"),
+        ("parar", "none:opt_out"),
+        ("", "none:empty"),
+        ("🙏", "none:empty"),
+        ("hello", "none:no_match"),
+    ];
+    let mut bad = Vec::new();
+    for (text, want) in cases {
+        let got = short(text);
+        if got != want {
+            bad.push(format!("{text:?}: want {want}, got {got}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn json_shape_matches_contract() {
+    let j = |t: &str| serde_json::to_string(&rs().interpret(t)).unwrap_or_default();
+    assert_eq!(
+        j("skip"),
+        r#"{"action":"skip","rule":"skip","keyword":"skip"}"#
+    );
+    assert_eq!(
+        j("help"),
+        r#"{"action":"help","rule":"help","keyword":"help"}"#
+    );
+    assert_eq!(
+        j("delay"),
+        r#"{"action":"delay","days":14,"rule":"delay","keyword":"delay","max_days":90}"#
+    );
+    assert_eq!(j("what"), r#"{"action":null,"reason":"no_match"}"#);
+    assert_eq!(j("stop"), r#"{"action":null,"reason":"opt_out"}"#);
+}
+
+/// Label used by the corpus: `skip`, `delay:<days>`, `help`, `undo` or `none`.
+fn label(i: &Interpretation) -> String {
+    match i {
+        Interpretation::Matched(i) if i.action == Action::Delay => {
+            format!("delay:{}", i.days.unwrap_or_default())
+        }
+        Interpretation::Matched(i) => i.action.as_str().to_owned(),
+        Interpretation::NoAction { .. } => "none".to_owned(),
+    }
+}
+
+/// Runs the labelled corpus of real-world-style replies; lists every miss.
+#[test]
+fn corpus() {
+    const CORPUS: &str = include_str!("../../tests/corpus/replies.tsv");
+    let mut total = 0usize;
+    let mut wrong = Vec::new();
+    for (n, line) in CORPUS.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((text, want)) = line.split_once('\t') else {
+            panic!("replies.tsv:{}: expected `text<TAB>label`", n + 1);
+        };
+        total += 1;
+        let got = rs().interpret(text);
+        if label(&got) != want {
+            let detail = match &got {
+                Interpretation::NoAction { reason } => format!("none ({reason})"),
+                Interpretation::Matched(i) => format!("{} (keyword {:?})", label(&got), i.keyword),
+            };
+            wrong.push(format!(
+                "  replies.tsv:{}: {text:?}: want {want}, got {detail}",
+                n + 1
+            ));
+        }
+    }
+    let accuracy = 100.0 * (total - wrong.len()) as f64 / total.max(1) as f64;
+    println!(
+        "corpus: {}/{} correct ({accuracy:.1}%)",
+        total - wrong.len(),
+        total
+    );
+    assert!(total >= 300, "corpus too small: {total} lines");
+    assert!(
+        wrong.is_empty(),
+        "corpus accuracy {accuracy:.1}% ({} of {total} wrong):\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn stage2_behaviour() {
+    let cases = [
+        // folding, elongation, typos
+        ("Sáltar", "skip"),
+        ("skiiiiiip", "skip"),
+        ("sikp", "skip"),
+        ("dealy", "delay:14"),
+        ("ship", "none:no_match"),
+        ("stip", "none:no_match"), // one edit from STOP as well: never corrected
+        ("skips", "skip"),
+        // polite / in-sentence
+        ("yes skip", "skip"),
+        ("ok skip this one thanks", "skip"),
+        (
+            "hey I'm away next week so please skip this delivery",
+            "skip",
+        ),
+        ("can I skip the line", "none:no_match"),
+        // negation and conflict
+        ("don't skip", "none:negated"),
+        ("do not delay", "none:negated"),
+        ("no skip", "none:negated"),
+        ("I don't want to skip", "none:negated"),
+        ("no quiero saltar", "none:negated"),
+        ("ne pas sauter", "none:negated"),
+        ("skip or delay?", "none:conflict"),
+        // durations
+        ("delay two weeks", "delay:14"),
+        ("delay a week", "delay:7"),
+        ("delay a couple of weeks", "delay:14"),
+        ("delay next month", "delay:30"),
+        ("retrasar dos semanas", "delay:14"),
+        ("reporter de deux semaines", "delay:14"),
+        ("reporter d'un mois", "delay:30"),
+        ("delay 3 mo", "delay:90"),
+        ("delay 2 w", "delay:14"),
+        ("aplazar 10 días", "delay:10"),
+        ("delay 99999999999 weeks", "none:no_match"),
+        // help / undo
+        ("options", "help"),
+        ("?", "help"),
+        ("ayuda", "help"),
+        ("aide", "help"),
+        ("unskip", "undo"),
+        ("never mind", "undo"),
+        ("deshacer", "undo"),
+        ("annuler", "none:opt_out"),
+    ];
+    let mut bad = Vec::new();
+    for (text, want) in cases {
+        let got = short(text);
+        if got != want {
+            bad.push(format!("{text:?}: want {want}, got {got}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn delay_reports_max_days() {
+    let i = rs().interpret("delay 6 months");
+    let intent = i
+        .intent()
+        .cloned()
+        .unwrap_or_else(|| panic!("no intent: {i:?}"));
+    assert_eq!(intent.days, Some(180));
+    assert_eq!(intent.max_days, Some(90));
+    assert_eq!(
+        rs().interpret("skip").intent().and_then(|i| i.max_days),
+        None
+    );
+}
+
+#[test]
+fn ruleset_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+}
+
+const GOOD: &str = r#"
+language = "xx"
+[[rules]]
+name = "skip"
+action = "skip"
+keywords = ["hop"]
+"#;
+
+fn problems_of(text: &str) -> Vec<Problem> {
+    match RuleSet::from_sources(&[("keywords/xx.toml", text)]) {
+        Ok(_) => Vec::new(),
+        Err(RulesError::Invalid(p)) => p,
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn custom_rules_work() {
+    let rs = RuleSet::from_sources(&[("keywords/xx.toml", GOOD)]).unwrap_or_else(|e| panic!("{e}"));
+    let i = rs.interpret("HOP!");
+    assert_eq!(
+        i.intent().map(|i| (i.action, i.keyword.as_str())),
+        Some((Action::Skip, "hop"))
+    );
+    // Opt-out words are built in, even with no grammar in the file.
+    assert_eq!(
+        rs.interpret("hop stop"),
+        Interpretation::NoAction {
+            reason: REASON_OPT_OUT
+        }
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_lines() {
+    let text = r#"language = "en"
+colour = "blue"
+
+[[rules]]
+name = "skip"
+action = "skp"
+keywords = ["skip"]
+
+[[rules]]
+name = "skip"
+action = "skip"
+keywords = ["hop"]
+priorty = 3
+
+[[rules]]
+name = "delay"
+action = "delay"
+keywords = ["wait", "stop"]
+default_days = 30
+max_days = 10
+
+[[rules]]
+name = "later"
+action = "delay"
+keywords = ["hop", "push back"]
+max_days = 10
+
+[[rules]]
+name = "nothing"
+action = "help"
+keywords = []
+"#;
+    let p = problems_of(text);
+    let find = |needle: &str| {
+        p.iter()
+            .find(|p| p.message.contains(needle))
+            .unwrap_or_else(|| panic!("no problem mentioning {needle:?} in:\n{p:#?}"))
+    };
+    assert_eq!(find("unknown key `colour`").line, 2);
+    let action = find("unknown action \"skp\"");
+    assert_eq!(action.line, 6);
+    assert_eq!(action.fix, "use one of skip, delay, help, undo");
+    assert_eq!(
+        action.to_string(),
+        "keywords/xx.toml:6: unknown action \"skp\" (fix: use one of skip, delay, help, undo)"
+    );
+    assert_eq!(find("duplicate rule name").line, 10);
+    let typo = find("unknown key `priorty`");
+    assert_eq!(typo.line, 13);
+    assert!(typo.fix.contains("did you mean `priority`"), "{}", typo.fix);
+    assert_eq!(find("\"stop\" is an opt-out word").line, 18);
+    assert_eq!(
+        find("default_days (30) is greater than max_days (10)").line,
+        19
+    );
+    assert_eq!(find("has no `default_days`").line, 23);
+    assert_eq!(find("keyword \"hop\" is in rule").line, 25);
+    assert_eq!(find("has several words").line, 25);
+    assert_eq!(find("has no keywords").line, 31);
+}
+
+#[test]
+fn check_reports_toml_syntax_errors() {
+    let p = problems_of("language = \"en\"\n[[rules]]\nname = skip\n");
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].line, 3);
+    assert!(
+        p[0].message.starts_with("TOML syntax error"),
+        "{}",
+        p[0].message
+    );
+}
+
+#[test]
+fn load_and_check_dir() {
+    let dir = std::env::temp_dir().join(format!("keyroute-kw-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in EMBEDDED {
+        let file = name.rsplit('/').next().unwrap_or(name);
+        std::fs::write(dir.join(file), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(check_dir(&dir), Vec::new());
+    let rs = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rs.interpret("saltar").intent().map(|i| i.action),
+        Some(Action::Skip)
+    );
+
+    std::fs::write(
+        dir.join("zz.toml"),
+        "language = \"zz\"\n[[rules]]\nname = \"x\"\naction = \"jump\"\nkeywords = [\"x\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = check_dir(&dir);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(p[0].file.ends_with("zz.toml") && p[0].line == 4, "{}", p[0]);
+    assert!(matches!(
+        RuleSet::load_dir(&dir),
+        Err(RulesError::Invalid(_))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let missing = check_dir(Path::new("/definitely/not/here"));
+    assert_eq!(missing.len(), 1);
+    assert!(matches!(
+        RuleSet::load_dir(Path::new("/definitely/not/here")),
+        Err(RulesError::Io { .. })
+    ));
+}
+
+mod props {
+    use super::super::normalize::normalize_text;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Words shoppers use, keywords and opt-outs included, to build plausible messages.
+    const VOCAB: &[&str] = &[
+        "skip", "SKIP", "delay", "2", "weeks", "a", "month", "help", "undo", "please", "don't",
+        "no", "yes", "my", "order", "this", "one", "saltar", "retrasar", "dos", "semanas",
+        "sauter", "reporter", "deux", "semaines", "ne", "pas", "?", "!", ",", ".", "🙏", "sikp",
+        "never", "mind", "can", "you", "I", "want", "to", "the", "line", "or", "but", "skiiip",
+    ];
+    const OPT_OUTS: &[&str] = &[
+        "stop",
+        "STOP",
+        "Stop!",
+        "cancel",
+        "END",
+        "quit",
+        "unsubscribe",
+        "stopall",
+        "revoke",
+        "opt out",
+        "OPT-OUT",
+        "alto",
+        "PARAR",
+        "stooop",
+        "annuler",
+    ];
+
+    fn message() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(VOCAB), 0..12).prop_map(|w| w.join(" "))
+    }
+
+    /// Up to 2 KiB of arbitrary text.
+    fn arbitrary_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<char>(), 0..700).prop_map(|cs| {
+            let mut s = String::new();
+            for c in cs {
+                if s.len() + c.len_utf8() > 2048 {
+                    break;
+                }
+                s.push(c);
+            }
+            s
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics(s in arbitrary_text()) {
+            let _ = rs().interpret(&s);
+        }
+
+        #[test]
+        fn never_panics_on_wordy_text(s in message()) {
+            let _ = rs().interpret(&s);
+        }
+
+        #[test]
+        fn normalisation_is_idempotent(s in arbitrary_text()) {
+            let once = normalize_text(&s);
+            prop_assert_eq!(normalize_text(&once), once);
+        }
+
+        #[test]
+        fn normalisation_is_idempotent_on_words(s in message()) {
+            let once = normalize_text(&s);
+            prop_assert_eq!(normalize_text(&once), once);
+        }
+
+        #[test]
+        fn opt_out_anywhere_never_acts(
+            before in message(),
+            after in message(),
+            opt in proptest::sample::select(OPT_OUTS),
+        ) {
+            let text = format!("{before} {opt} {after}");
+            prop_assert_eq!(
+                rs().interpret(&text),
+                Interpretation::NoAction { reason: REASON_OPT_OUT },
+                "{:?}", text
+            );
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The one outbound HTTP setup every platform adapter shares: a single `reqwest::Client`, a
+//! rate limiter per (platform, token), metrics per call, and one mapping from HTTP outcomes to
+//! [`PlatformError`]. Adapters build requests and read answers; they never see timeouts,
+//! 429s or 5xx directly.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::{PlatformError, PlatformKind};
+use crate::config::HttpClientConfig;
+
+/// One rate limiter per account, shared by everything that uses the account: two shops with
+/// the same token share its limit, because the vendor counts per token. Keys are fingerprints
+/// of the auth headers, so no secret is kept as a map key.
+#[derive(Clone, Default)]
+pub struct Limiters {
+    map: Arc<Mutex<HashMap<AccountKey, Arc<DefaultDirectRateLimiter>>>>,
+}
+
+/// (service name, fingerprint of the account's auth headers).
+type AccountKey = (&'static str, u64);
+
+impl Limiters {
+    pub fn get(
+        &self,
+        service: &'static str,
+        auth: &HeaderMap,
+        quota: Quota,
+    ) -> Arc<DefaultDirectRateLimiter> {
+        self.map
+            .lock()
+            .expect("limiter map poisoned")
+            .entry((service, token_fingerprint(auth)))
+            .or_insert_with(|| Arc::new(RateLimiter::direct(quota)))
+            .clone()
+    }
+}
+
+/// Shared by every shop and platform in the process.
+#[derive(Clone)]
+pub struct PlatformHttp {
+    client: reqwest::Client,
+    limiters: Limiters,
+}
+
+impl PlatformHttp {
+    pub fn new(cfg: &HttpClientConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: build_client(cfg)?,
+            limiters: Limiters::default(),
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A client bound to one platform account, throttled by the account's limiter.
+    pub fn for_platform(&self, kind: PlatformKind, base: &str, auth: HeaderMap) -> PlatformClient {
+        let limiter = self.limiters.get(kind.as_str(), &auth, default_quota(kind));
+        PlatformClient {
+            kind,
+            base: base.trim_end_matches('/').to_owned(),
+            http: self.client.clone(),
+            auth,
+            limiter,
+        }
+    }
+}
+
+/// The one reqwest client configuration of the process (Postscript uses it too).
+pub fn build_client(cfg: &HttpClientConfig) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+        .user_agent(concat!("keyroute/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+/// Published limits where platforms.md has them; conservative guesses elsewhere.
+fn default_quota(kind: PlatformKind) -> Quota {
+    let per_sec = |n: u32| Quota::per_second(NonZeroU32::new(n).expect("non-zero"));
+    match kind {
+        PlatformKind::Loop => per_sec(10),
+        // Skio's limit is unpublished; 2,000/min is what third parties cite.
+        PlatformKind::Skio => per_sec(30),
+        PlatformKind::Smartrr => per_sec(5),
+        // Leaky buckets: burst of 50 (Prive) / 40 (Recharge), draining 2 per second.
+        PlatformKind::Prive => per_sec(2).allow_burst(NonZeroU32::new(50).expect("non-zero")),
+        PlatformKind::Recharge => per_sec(2).allow_burst(NonZeroU32::new(40).expect("non-zero")),
+    }
+}
+
+fn token_fingerprint(auth: &HeaderMap) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (k, v) in auth {
+        k.as_str().hash(&mut h);
+        v.as_bytes().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Builds one sensitive header (reqwest then redacts it from Debug output).
+pub fn secret_header(name: &'static str, prefix: &str, token: &SecretString) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    let mut value = HeaderValue::from_str(&format!("{prefix}{}", token.expose_secret()))
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid-token"));
+    value.set_sensitive(true);
+    map.insert(HeaderName::from_static(name), value);
+    map
+}
+
+/// One platform account: base URL, auth headers, limiter.
+#[derive(Clone)]
+pub struct PlatformClient {
+    kind: PlatformKind,
+    base: String,
+    http: reqwest::Client,
+    auth: HeaderMap,
+    limiter: Arc<DefaultDirectRateLimiter>,
+}
+
+/// A non-retryable answer: 2xx, or a 4xx the adapter interprets.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Bytes,
+    kind: PlatformKind,
+    op: &'static str,
+}
+
+impl Answer {
+    /// The JSON body of a 2xx answer; a 4xx becomes [`PlatformError::Refused`] or
+    /// [`PlatformError::Rejected`] with the platform's message.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PlatformError> {
+        if !self.status.is_success() {
+            return Err(self.refusal());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| PlatformError::Retryable {
+            platform: self.kind,
+            op: self.op,
+            detail: format!("unreadable answer ({e}): {}", snippet(&self.body)),
+            retry_after: None,
+        })
+    }
+
+    /// A 4xx as an error: credentials and unknown paths are ours to fix (Rejected); anything
+    /// else is the platform declining the action (Refused → `not_allowed`).
+    pub fn refusal(&self) -> PlatformError {
+        let detail = format!("HTTP {}: {}", self.status.as_u16(), snippet(&self.body));
+        match self.status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PlatformError::Rejected {
+                platform: self.kind,
+                op: self.op,
+                detail,
+            },
+            _ => PlatformError::Refused {
+                platform: self.kind,
+                op: self.op,
+                detail,
+            },
+        }
+    }
+}
+
+/// The first few hundred characters of an answer, for error messages and logs.
+pub fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    let mut out: String = s.chars().take(300).collect();
+    if s.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+impl PlatformClient {
+    pub fn kind(&self) -> PlatformKind {
+        self.kind
+    }
+
+    /// `base + path` with the account's auth headers.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.base, path))
+            .headers(self.auth.clone())
+    }
+
+    /// Sends after the rate limiter allows it. Network failures, timeouts, 429 and 5xx come
+    /// back as [`PlatformError::Retryable`] (with `Retry-After` when given); everything else is
+    /// an [`Answer`] for the adapter to read.
+    pub async fn send(
+        &self,
+        op: &'static str,
+        req: RequestBuilder,
+    ) -> Result<Answer, PlatformError> {
+        self.limiter.until_ready().await;
+        let started = Instant::now();
+        let result = req.send().await;
+        let platform = self.kind.as_str();
+        let retryable = |detail: String, retry_after| PlatformError::Retryable {
+            platform: self.kind,
+            op,
+            detail,
+            retry_after,
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                record(platform, op, "error", started);
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "request failed"
+                };
+                return Err(retryable(format!("{what}: {}", error_chain(&e)), None));
+            }
+        };
+        let status = resp.status();
+        let retry_after = parse_retry_after(resp.headers());
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                record(platform, op, "error", started);
+                return Err(retryable(
+                    format!("reading answer: {}", error_chain(&e)),
+                    None,
+                ));
+            }
+        };
+        record(platform, op, status.as_str(), started);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(retryable(
+                format!("HTTP 429: {}", snippet(&body)),
+                retry_after,
+            ));
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Err(retryable(
+                format!("HTTP {}: {}", status.as_u16(), snippet(&body)),
+                retry_after,
+            ));
+        }
+        Ok(Answer {
+            status,
+            body,
+            kind: self.kind,
+            op,
+        })
+    }
+}
+
+fn record(platform: &'static str, op: &'static str, status: &str, started: Instant) {
+    metrics::counter!("keyroute_platform_calls_total", "platform" => platform, "op" => op, "status" => status.to_owned())
+        .increment(1);
+    metrics::histogram!("keyroute_platform_call_seconds", "platform" => platform, "op" => op)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from APIs and ignored).
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); show the chain.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,201 @@
+//! Postscript's API as keyroute uses it: custom events (the confirmation texts) and subscriber
+//! lookups (email and Shopify id for platforms that cannot search by phone). At most 15
+//! requests per second per api key, enforced here before sending.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::PostscriptConfig;
+use crate::platforms::http::{Limiters, error_chain, parse_retry_after, secret_header, snippet};
+
+/// Postscript's documented limit per api key.
+pub const REQUESTS_PER_SECOND: u32 = 15;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PostscriptError {
+    #[error("postscript {op}: temporary failure: {detail}")]
+    Retryable {
+        op: &'static str,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("postscript {op}: rejected: HTTP {status}: {detail}")]
+    Rejected {
+        op: &'static str,
+        status: u16,
+        detail: String,
+    },
+}
+
+/// One custom event, as `POST /api/v2/events` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub subscriber_id: String,
+    pub phone: String,
+    /// UTC, `%Y-%m-%d %H:%M:%S.%f`.
+    pub occurred_at: String,
+    pub external_id: String,
+    pub properties: Map<String, Value>,
+}
+
+/// The fields of a Postscript subscriber keyroute needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Subscriber {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "id_as_string")]
+    pub shopify_customer_id: Option<String>,
+}
+
+fn id_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    })
+}
+
+/// Formats an instant the way Postscript wants `occurred_at`.
+pub fn occurred_at(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M:%S.%6f").to_string()
+}
+
+/// Postscript for every shop; shops that share an api key share its 15/s.
+#[derive(Clone)]
+pub struct Postscript {
+    http: reqwest::Client,
+    limiters: Limiters,
+}
+
+impl Postscript {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            limiters: Limiters::default(),
+        }
+    }
+
+    pub fn account(&self, cfg: &PostscriptConfig) -> PostscriptAccount {
+        let auth = secret_header("authorization", "Bearer ", &cfg.api_key);
+        let quota = Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("non-zero"));
+        let limiter = self.limiters.get("postscript", &auth, quota);
+        PostscriptAccount {
+            http: self.http.clone(),
+            base: cfg.base_url.as_str().trim_end_matches('/').to_owned(),
+            auth,
+            limiter,
+        }
+    }
+}
+
+/// One shop's Postscript account.
+#[derive(Clone)]
+pub struct PostscriptAccount {
+    http: reqwest::Client,
+    base: String,
+    auth: HeaderMap,
+    limiter: Arc<DefaultDirectRateLimiter>,
+}
+
+impl PostscriptAccount {
+    /// Sends one custom event. Success is 202. Retrying with the same `external_id` is how a
+    /// lost answer is made safe.
+    pub async fn send_event(&self, event: &Event) -> Result<(), PostscriptError> {
+        let req = self
+            .http
+            .post(format!("{}/api/v2/events", self.base))
+            .headers(self.auth.clone())
+            .json(event);
+        let (status, body) = self.send("event", req).await?;
+        metrics::counter!("keyroute_events_total", "type" => event.kind.clone(), "status" => status.as_str().to_owned())
+            .increment(1);
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(PostscriptError::Rejected {
+                op: "event",
+                status: status.as_u16(),
+                detail: snippet(&body),
+            })
+        }
+    }
+
+    /// Reads one subscriber; `None` when Postscript does not know the id.
+    pub async fn subscriber(&self, id: &str) -> Result<Option<Subscriber>, PostscriptError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let req = self
+            .http
+            .get(format!("{}/api/v2/subscribers/{encoded}", self.base))
+            .headers(self.auth.clone());
+        let (status, body) = self.send("subscriber", req).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(PostscriptError::Rejected {
+                op: "subscriber",
+                status: status.as_u16(),
+                detail: snippet(&body),
+            });
+        }
+        // Documented as the bare object; accept `{"subscriber": {...}}` as well.
+        let mut v: Value =
+            serde_json::from_slice(&body).map_err(|e| PostscriptError::Retryable {
+                op: "subscriber",
+                detail: format!("unreadable answer: {e}"),
+                retry_after: None,
+            })?;
+        if let Some(inner) = v.get_mut("subscriber") {
+            v = inner.take();
+        }
+        Ok(Some(serde_json::from_value(v).unwrap_or_default()))
+    }
+
+    async fn send(
+        &self,
+        op: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, bytes::Bytes), PostscriptError> {
+        self.limiter.until_ready().await;
+        let resp = req.send().await.map_err(|e| PostscriptError::Retryable {
+            op,
+            detail: error_chain(&e),
+            retry_after: None,
+        })?;
+        let status = resp.status();
+        let retry_after = parse_retry_after(resp.headers());
+        let body = resp.bytes().await.map_err(|e| PostscriptError::Retryable {
+            op,
+            detail: error_chain(&e),
+            retry_after: None,
+        })?;
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(PostscriptError::Retryable {
+                op,
+                detail: format!("HTTP {}: {}", status.as_u16(), snippet(&body)),
+                retry_after,
+            });
+        }
+        Ok((status, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occurred_at_has_microseconds_and_no_offset() {
+        let ts: jiff::Timestamp = "2026-11-22T10:11:12.5Z".parse().unwrap();
+        assert_eq!(occurred_at(ts), "2026-11-22 10:11:12.500000");
+    }
+}

@@ -1,0 +1,169 @@
+//! The `keyroute` binary as users run it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn keyroute() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_keyroute"));
+    // Run from an empty directory so no keyroute.toml nearby is picked up, and make sure no
+    // developer's KEYROUTE_* variables leak in.
+    let dir = std::env::temp_dir();
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KEYROUTE_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn match_json(text: &str) -> Value {
+    let out = keyroute()
+        .args(["match", "--shop", "shop_1234567abcd", "--json", text])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON object: {stdout:?}"
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn match_json_prints_the_contract_shape() {
+    let v = match_json("Skip");
+    assert_eq!(
+        (v["action"].clone(), v["rule"].clone(), v["keyword"].clone()),
+        (json!("skip"), json!("skip"), json!("skip"))
+    );
+    let v = match_json("DELAY 2 weeks");
+    assert_eq!(
+        (v["action"].clone(), v["days"].clone()),
+        (json!("delay"), json!(14))
+    );
+    assert_eq!(match_json("delay 1 month")["days"], 30);
+    assert_eq!(match_json("DELAY 10 days")["days"], 10);
+    assert!(
+        match_json("DELAY")["days"].as_u64().is_some(),
+        "the rule's default"
+    );
+    assert_eq!(match_json("help")["action"], "help");
+    let v = match_json("what time is it");
+    assert_eq!(v, json!({"action": null, "reason": "no_match"}));
+}
+
+#[test]
+fn match_takes_several_words_as_one_message() {
+    let out = keyroute()
+        .args(["match", "--shop", "s", "--json", "delay", "3", "weeks"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["days"], 21);
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[shops]]\nid = \"s1\"\ntimezone = \"Mars/Olympus\"\n[shops.postscript]\napi_key = \"k\"\nwebhook_token = \"t\"\n",
+    )
+    .unwrap();
+    let out = keyroute()
+        .args(["--config", path.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shops[0].timezone"), "{err}");
+
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:0\"\nlisten_port = 3\n",
+    )
+    .unwrap();
+    let out = keyroute()
+        .args(["--config", path.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_port"));
+
+    let out = keyroute()
+        .args(["migrate"])
+        .env("KEYROUTE_DATABASE__URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url"));
+}
+
+#[test]
+fn serve_migrates_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = keyroute()
+        .arg("serve")
+        .env("KEYROUTE_SERVER__LISTEN", "127.0.0.1:0")
+        .env(
+            "KEYROUTE_DATABASE__URL",
+            format!("sqlite://{}/k.db?mode=rwc", dir.path().display()),
+        )
+        .env("KEYROUTE_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        let Some(line) = lines.next() else {
+            panic!("server exited early: {:?}", child.wait());
+        };
+        let line = line.unwrap();
+        eprintln!("{line}");
+        let v: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        if v["message"] == "keyroute listening" {
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    let resp = reqwest::blocking_get(&format!("http://{addr}/readyz"));
+    assert_eq!(resp, 200);
+    // SIGTERM: graceful stop, exit 0.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+mod reqwest {
+    /// A tiny blocking GET on a fresh runtime (the test itself is synchronous).
+    pub fn blocking_get(url: &str) -> u16 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { ::reqwest::get(url).await.unwrap().status().as_u16() })
+    }
+}

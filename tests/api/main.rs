@@ -1,0 +1,7 @@
+//! Black-box tests: the real server on port 0, simulated platforms on loopback.
+//! One binary, so the crate is linked once.
+
+mod cli;
+mod flows;
+mod helpers;
+mod webhook;

@@ -1,0 +1,172 @@
+//! The webhook's contract: status codes, and that refused deliveries store and call nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn assert_nothing_happened(t: &TestApp) {
+    t.drain().await;
+    assert_eq!(
+        t.app().store().count_messages().await.unwrap(),
+        0,
+        "nothing stored"
+    );
+    assert!(t.skio.requests().is_empty(), "Skio was called");
+    assert!(t.loop_.requests().is_empty(), "Loop was called");
+    assert!(t.postscript.requests().is_empty(), "Postscript was called");
+}
+
+#[tokio::test]
+async fn wrong_or_missing_signature_is_401_and_stores_nothing() {
+    let t = spawn_app().await;
+    let body =
+        serde_json::to_vec(&payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip")).unwrap();
+    let r = t.post_raw(body.clone(), Some("not-the-token")).await;
+    assert_eq!(r.status(), 401);
+    let r = t.post_raw(body.clone(), None).await;
+    assert_eq!(r.status(), 401);
+    let r = t.post_raw(body, Some("")).await;
+    assert_eq!(r.status(), 401);
+    assert_nothing_happened(&t).await;
+}
+
+#[tokio::test]
+async fn unknown_shop_is_401() {
+    let t = spawn_app().await;
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip");
+    p["event_data"]["shop_id"] = json!("shop_someone_else");
+    let r = t.post_webhook(&p).await;
+    assert_eq!(r.status(), 401);
+    assert_nothing_happened(&t).await;
+}
+
+#[tokio::test]
+async fn malformed_json_and_missing_fields_are_400() {
+    let t = spawn_app().await;
+    let r = t.post_raw(b"{not json".to_vec(), Some(WEBHOOK_TOKEN)).await;
+    assert_eq!(r.status(), 400);
+    for field in ["id", "shop_id", "from_number", "body", "subscriber_id"] {
+        let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip");
+        p["event_data"].as_object_mut().unwrap().remove(field);
+        let r = t.post_webhook(&p).await;
+        assert_eq!(r.status(), 400, "without event_data.{field}");
+    }
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip");
+    p.as_object_mut().unwrap().remove("event_data");
+    assert_eq!(t.post_webhook(&p).await.status(), 400);
+    assert_nothing_happened(&t).await;
+}
+
+#[tokio::test]
+async fn oversize_body_is_413() {
+    let t = spawn_app().await;
+    let p = payload(
+        &message_id(),
+        SKIO_SUBSCRIBER,
+        SKIO_PHONE,
+        &"skip ".repeat(14_000),
+    );
+    let body = serde_json::to_vec(&p).unwrap();
+    assert!(body.len() > 64 * 1024);
+    let r = t.post_raw(body, Some(WEBHOOK_TOKEN)).await;
+    assert_eq!(r.status(), 413);
+    assert_nothing_happened(&t).await;
+}
+
+#[tokio::test]
+async fn opt_out_is_ignored_and_never_acts() {
+    let t = spawn_app().await;
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "STOP");
+    p["event_data"]["is_opt_out"] = json!(true);
+    let r = t.post_webhook(&p).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "ignored"})
+    );
+    // Even a keyword never acts when Postscript flags the message as an opt-out.
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip");
+    p["event_data"]["is_opt_out"] = json!(true);
+    let r = t.post_webhook(&p).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "ignored"})
+    );
+    assert_nothing_happened(&t).await;
+}
+
+#[tokio::test]
+async fn other_events_and_replies_without_keyword_are_ignored() {
+    let t = spawn_app().await;
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "Skip");
+    p["event"] = json!("shop.subscriber_created");
+    let r = t.post_webhook(&p).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "ignored"})
+    );
+
+    let id = message_id();
+    let r = t
+        .post_webhook(&payload(
+            &id,
+            SKIO_SUBSCRIBER,
+            SKIO_PHONE,
+            "what time do you open?",
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "ignored"})
+    );
+    t.drain().await;
+    // Kept for the merchant's history, but nothing was called.
+    let m: Value = t
+        .admin_get(&format!("/api/v1/messages/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["message"]["status"], "ignored");
+    assert_eq!(m["interpretation"]["action"], Value::Null);
+    assert!(t.skio.requests().is_empty() && t.postscript.requests().is_empty());
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let t = spawn_app().await;
+    assert_eq!(
+        t.http.get(t.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    let r = t.http.get(t.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("keyroute_jobs"));
+}
+
+#[tokio::test]
+async fn admin_api_requires_a_token() {
+    let t = spawn_app().await;
+    let r = t
+        .http
+        .get(t.url("/api/v1/messages/im_x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = t
+        .http
+        .get(t.url("/api/v1/messages/im_x"))
+        .bearer_auth("wrong-token-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(t.admin_get("/api/v1/messages/im_x").await.status(), 404);
+}
