@@ -91,14 +91,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(cli.config.as_deref())?;
             tracing::info!(source = ?config.source, shops = config.shops.len(), "configuration loaded");
             runtime()?.block_on(async {
-                let app = App::start(
-                    &config,
-                    Options {
-                        migrate: !no_migrate,
-                    },
-                )
-                .await?;
-                app::termination_signal().await;
+                let mut signal = app::TerminationSignal::install()?;
+                let options = Options {
+                    migrate: !no_migrate,
+                };
+                let app = App::start(&config, options).await?;
+                signal.recv().await;
                 tracing::info!("shutting down");
                 app.shutdown().await;
                 anyhow::Ok(())

@@ -162,20 +162,15 @@ pub(super) struct Lexicon {
     pub question: Option<Info>,
 }
 
-/// Minimal compiled-rule facts the lexicon needs to rank keywords.
-pub(super) struct RuleRank {
-    pub priority: i32,
-}
-
 impl Lexicon {
-    /// Builds the table from validated files. `ranks[i]` belongs to rule index `i` in
-    /// file order (the same order the caller compiles rules in).
-    pub fn build(files: &[ParsedFile], ranks: &[RuleRank]) -> Lexicon {
+    /// Builds the table from validated files. `priorities[i]` belongs to rule index `i`
+    /// in file order (the order the caller compiles rules in).
+    pub fn build(files: &[ParsedFile], priorities: &[i32]) -> Lexicon {
         // Higher priority wins; on a tie the rule loaded first.
         let rank = |r: u16| -> (i32, usize) {
             let i = usize::from(r);
             (
-                ranks.get(i).map_or(i32::MIN, |x| x.priority),
+                priorities.get(i).copied().unwrap_or(i32::MIN),
                 usize::MAX - i,
             )
         };
@@ -362,13 +357,17 @@ impl Lexicon {
         Some((e.info, idx))
     }
 
+    /// Elongation lookup. Short collapsed forms are only trusted for opt-out words
+    /// ("endd" is END), since "all" -> "al" or "off" -> "of" would turn ordinary words
+    /// into grammar words.
     fn lookup_squeezed(&self, word: &str) -> Option<u32> {
         let b = word.as_bytes();
-        if !b.windows(2).any(|w| w[0] == w[1]) && word.is_ascii() {
+        if word.is_ascii() && !b.windows(2).any(|w| w[0] == w[1]) {
             return None;
         }
         let mut buf = [0u8; 48];
-        if word.is_ascii() && word.len() <= buf.len() {
+        let owned;
+        let key = if word.is_ascii() && word.len() <= buf.len() {
             let mut n = 0;
             for &c in b {
                 if n == 0 || buf[n - 1] != c {
@@ -376,11 +375,15 @@ impl Lexicon {
                     n += 1;
                 }
             }
-            let s = std::str::from_utf8(&buf[..n]).ok()?;
-            self.squeezed.get(s).copied()
+            std::str::from_utf8(&buf[..n]).ok()?
         } else {
-            self.squeezed.get(squeeze_owned(word).as_str()).copied()
-        }
+            owned = squeeze_owned(word);
+            owned.as_str()
+        };
+        let idx = *self.squeezed.get(key)?;
+        let trusted =
+            key.chars().nth(3).is_some() || self.entries[idx as usize].info.has(flag::OPT_OUT);
+        trusted.then_some(idx)
     }
 
     /// Phrases that start with the word at `entry`, longest first.

@@ -19,9 +19,9 @@
 //! the menu. Everything else errs towards doing nothing, because a wrong skip costs the
 //! shopper an order and the merchant a sale.
 
-use super::lexicon::{Info, Lexicon, flag};
 use std::cell::RefCell;
 
+use super::lexicon::{Info, Lexicon, flag};
 use super::normalize::{Normalized, TokKind, normalize_into};
 use super::{Action, CompiledRule, Intent, Interpretation, RuleSet};
 
@@ -63,6 +63,10 @@ impl Seg {
         matches!(self.kind, SegKind::Question | SegKind::Break) || self.info.has(flag::BREAK)
     }
 }
+
+/// A message with more keywords than this is not a command (and stopping keeps the
+/// per-keyword context checks from going quadratic on a hostile 64 KiB body).
+const MAX_HITS: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 struct Hit {
@@ -154,8 +158,11 @@ fn interpret_with(rs: &RuleSet, text: &str, scratch: &mut Scratch) -> Interpreta
             question,
         };
         scan_clause(rs, norm, segs, clause, hits);
+        if hits.len() >= MAX_HITS {
+            return Interpretation::no_action(super::REASON_NO_MATCH);
+        }
     }
-    decide(rs, segs, hits)
+    decide(rs, norm, segs, hits)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -339,6 +346,9 @@ fn scan_clause(rs: &RuleSet, norm: &Normalized, segs: &[Seg], clause: Clause, hi
         }
         let (hit, consumed) = evaluate(rs, norm, segs, clause, j, info);
         hits.push(hit);
+        if hits.len() >= MAX_HITS {
+            return;
+        }
         j = if consumed { ce } else { j + 1 };
     }
 }
@@ -449,7 +459,9 @@ fn evaluate(
             i += 2;
             continue;
         }
-        if s.has(flag::OBJECT) || s.has(flag::LEAD_IN) {
+        // Text-speak "skip this 1" is "skip this one".
+        let digit_one = s.kind == SegKind::Digits && s.digits == Some(1);
+        if s.has(flag::OBJECT) || s.has(flag::LEAD_IN) || digit_one {
             i += 1;
             continue;
         }
@@ -494,7 +506,33 @@ fn mentions_amount(segs: &[Seg]) -> bool {
     })
 }
 
-fn decide(rs: &RuleSet, segs: &[Seg], hits: &[Hit]) -> Interpretation {
+/// The days of a clause that is nothing but a duration (and polite or object words).
+fn duration_only(norm: &Normalized, clause: &[Seg]) -> Option<u32> {
+    let mut days = None;
+    let mut i = 0;
+    while i < clause.len() {
+        let s = &clause[i];
+        if let Some(n) = s.number()
+            && let Some(u) = clause.get(i + 1)
+            && unit_after(norm, u, s)
+        {
+            if days.is_some() {
+                return None;
+            }
+            days = Some(days_of(n, u.info.unit_days)?);
+            i += 2;
+            continue;
+        }
+        if s.kind == SegKind::Word && (s.has(flag::LEAD_IN) || s.has(flag::OBJECT)) {
+            i += 1;
+            continue;
+        }
+        return None;
+    }
+    days
+}
+
+fn decide(rs: &RuleSet, norm: &Normalized, segs: &[Seg], hits: &[Hit]) -> Interpretation {
     let action = |h: &Hit| rs.rules[usize::from(h.rule)].action;
     let mut best: Option<&Hit> = None;
     let mut several_actions = false;
@@ -532,6 +570,8 @@ fn decide(rs: &RuleSet, segs: &[Seg], hits: &[Hit]) -> Interpretation {
         return Interpretation::no_action(super::REASON_CONFLICT);
     }
     let last_hit_clause = hits.iter().map(|h| h.clause).max().unwrap_or(0);
+    let mut days = best.days;
+    let mut prev_clause = None;
     for (cs, ce) in clauses(segs) {
         let clause = &segs[cs..ce];
         if cs > last_hit_clause && is_retraction(clause) {
@@ -542,9 +582,14 @@ fn decide(rs: &RuleSet, segs: &[Seg], hits: &[Hit]) -> Interpretation {
             && !hits.iter().any(|h| h.clause == cs)
             && mentions_amount(clause)
         {
-            // "delay 2 weeks. actually 3": which one?
-            return Interpretation::no_action(super::REASON_CONFLICT);
+            match duration_only(norm, clause) {
+                // "Delay!! 2 weeks": the duration right after a bare keyword.
+                Some(d) if days.is_none() && prev_clause == Some(best.clause) => days = Some(d),
+                // "delay 2 weeks. actually 3": which one?
+                _ => return Interpretation::no_action(super::REASON_CONFLICT),
+            }
         }
+        prev_clause = Some(cs);
     }
     if hits.iter().any(|h| h.negated && action(h) == chosen) {
         // "skip. no wait, don't skip"
@@ -559,7 +604,7 @@ fn decide(rs: &RuleSet, segs: &[Seg], hits: &[Hit]) -> Interpretation {
     {
         return Interpretation::no_action(super::REASON_CONFLICT);
     }
-    matched(rs, best.rule, best.kw, best.days)
+    matched(rs, best.rule, best.kw, days)
 }
 
 fn matched(rs: &RuleSet, rule: u16, kw: u32, days: Option<u32>) -> Interpretation {

@@ -31,7 +31,7 @@ use std::path::Path;
 
 use serde::ser::SerializeMap;
 
-use self::lexicon::{Lexicon, RuleRank};
+use self::lexicon::Lexicon;
 use self::schema::ParsedFile;
 
 /// What a shopper asked for.
@@ -298,13 +298,8 @@ impl RuleSet {
                 anywhere: r.match_anywhere,
             })
             .collect();
-        let ranks: Vec<RuleRank> = rules
-            .iter()
-            .map(|r| RuleRank {
-                priority: r.priority,
-            })
-            .collect();
-        let lex = Lexicon::build(files, &ranks);
+        let priorities: Vec<i32> = rules.iter().map(|r| r.priority).collect();
+        let lex = Lexicon::build(files, &priorities);
         RuleSet { rules, lex }
     }
 

@@ -204,10 +204,18 @@ impl Ctx<'_> {
             return out;
         };
         for el in arr.iter() {
-            let Some(s) = self.string(key, el) else {
+            let DeValue::String(s) = el.get_ref() else {
+                self.problem(
+                    &el.span(),
+                    format!(
+                        "entries of `{key}` must be strings, found {}",
+                        el.get_ref().type_str()
+                    ),
+                    "write each entry in double quotes, e.g. [\"skip\"]",
+                );
                 continue;
             };
-            if let Some(item) = self.item(key, &s, &el.span(), single_word) {
+            if let Some(item) = self.item(key, s, &el.span(), single_word) {
                 out.push(item);
             }
         }
@@ -572,14 +580,14 @@ fn parse_rule(
     }
     match action {
         Some(Action::Delay) => {
-            if default_days.is_none() {
+            if default_days.is_none() && !t.contains_key("default_days") {
                 cx.push_at(
                     rule_line,
                     format!("delay rule {label:?} has no `default_days`"),
                     "add default_days = 14 (the delay when the shopper gives no duration)",
                 );
             }
-            if max_days.is_none() {
+            if max_days.is_none() && !t.contains_key("max_days") {
                 cx.push_at(
                     rule_line,
                     format!("delay rule {label:?} has no `max_days`"),
