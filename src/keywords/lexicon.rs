@@ -402,8 +402,9 @@ impl Lexicon {
     /// Corrects a one-edit typo of a keyword ("sikp" -> skip, "dealy" -> delay).
     ///
     /// Only for unknown words of at least four letters; never when the word is also one
-    /// edit from an opt-out word (STOP must never become SKIP), and never when it is one
-    /// edit from two different keywords.
+    /// edit from an opt-out word (STOP must never become SKIP) or from keywords of two
+    /// different rules. Words known in any role (keywords, grammar, `common_words` such
+    /// as "ship") never reach here, so they are never "corrected".
     pub fn correct(&self, word: &str) -> Option<Info> {
         let len = word.chars().count();
         if !(4..=24).contains(&len) || !word.chars().all(char::is_alphabetic) {

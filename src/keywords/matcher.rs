@@ -12,8 +12,14 @@
 //!   order", "for now"), polite words, and for a delay one duration ("2 weeks");
 //! * no negation comes before it in the clause, or right after it ("don't skip",
 //!   "no quiero saltar", "ne pas sauter", "skip not");
-//! * a clause that is a question counts only when it is a request ("can you skip my
-//!   order?"), not when it asks about the keyword ("can I skip?", "skip?").
+//! * a clause that is a question counts only when it opens with a request ("can you
+//!   skip my order?"), not when it asks about the keyword ("can I skip?", "skip?").
+//!
+//! Then across the message: two different actions ("skip or delay?") are a conflict;
+//! a later sentence that takes it back ("skip... actually no") negates it; a delay
+//! takes its duration from a sentence of its own only when that directly follows a
+//! bare DELAY ("Delay!! 2 weeks"), any other amount makes it ambiguous ("delay 2
+//! weeks. actually 3"). A message with more than [`MAX_HITS`] keywords does nothing.
 //!
 //! Rules with `match_anywhere` (help) skip the context tests: a wrong HELP only sends
 //! the menu. Everything else errs towards doing nothing, because a wrong skip costs the
@@ -246,7 +252,7 @@ struct Before {
     /// counts ("can you skip my order?" yes, "what if I want to skip?" no).
     opening_request: bool,
     /// A duration written before a delay keyword ("2 week delay").
-    days: Option<Option<u32>>,
+    days: Option<u32>,
 }
 
 fn look_before(
@@ -256,6 +262,11 @@ fn look_before(
     j: usize,
     allow_duration: bool,
 ) -> Before {
+    const NOT_OK: Before = Before {
+        ok: false,
+        opening_request: false,
+        days: None,
+    };
     let mut k = j;
     let mut days = None;
     loop {
@@ -287,15 +298,14 @@ fn look_before(
             && let Some(n) = segs[k - 2].number()
             && unit_after(norm, s, &segs[k - 2])
         {
-            days = Some(days_of(n, s.info.unit_days));
+            days = days_of(n, s.info.unit_days);
+            if days.is_none() {
+                return NOT_OK; // an absurd amount: not a request we can read
+            }
             k -= 2;
             continue;
         }
-        return Before {
-            ok: false,
-            opening_request: false,
-            days,
-        };
+        return NOT_OK;
     }
 }
 
@@ -381,7 +391,13 @@ fn evaluate(
     let negation_after = j + 1 < ce
         && segs[j + 1].has(flag::NEGATION)
         && !(j + 2 < ce && segs[j + 2].info.is_keyword());
-    if segs[cs..j].iter().any(|s| s.has(flag::NEGATION)) || negation_after {
+    // A polite imperative ("please", "por favor", "svp") starts the request afresh:
+    // "I don't need this one please skip" asks for a skip; "please don't skip" does not.
+    let scope = segs[cs..j]
+        .iter()
+        .rposition(|s| s.has(flag::REQUEST) && s.has(flag::LEAD_IN))
+        .map_or(cs, |p| cs + p + 1);
+    if segs[scope..j].iter().any(|s| s.has(flag::NEGATION)) || negation_after {
         hit.negated = true;
         return (hit, false);
     }
@@ -395,9 +411,6 @@ fn evaluate(
         return (hit, false);
     }
     let mut days = before.days;
-    if matches!(days, Some(None)) {
-        return (hit, false);
-    }
 
     let mut i = j + 1;
     while i < ce {
@@ -434,9 +447,9 @@ fn evaluate(
                 if days.is_some() {
                     return (hit, false); // two durations: ambiguous
                 }
-                match days_of(n, segs[u].info.unit_days) {
-                    Some(d) => days = Some(Some(d)),
-                    None => return (hit, false),
+                days = days_of(n, segs[u].info.unit_days);
+                if days.is_none() {
+                    return (hit, false); // zero or absurd
                 }
                 i = u + 1;
                 continue;
@@ -455,7 +468,7 @@ fn evaluate(
             && segs[i + 1].has(flag::OBJECT)
         {
             // "le mois prochain", "la semana siguiente": one unit.
-            days = Some(days_of(1, s.info.unit_days));
+            days = Some(s.info.unit_days);
             i += 2;
             continue;
         }
@@ -468,7 +481,7 @@ fn evaluate(
         return (hit, false);
     }
     hit.valid = true;
-    hit.days = days.flatten();
+    hit.days = days;
     (hit, true)
 }
 
@@ -499,10 +512,15 @@ fn is_retraction(segs: &[Seg]) -> bool {
 }
 
 /// A clause that mentions a number of days, weeks... on its own ("actually 3").
-fn mentions_amount(segs: &[Seg]) -> bool {
+///
+/// Before the keyword only digits count: "we're away next week, please delay" is
+/// context, "I'm away 3 weeks, delay" is an amount we would be guessing at.
+fn mentions_amount(segs: &[Seg], after_keyword: bool) -> bool {
     segs.iter().enumerate().any(|(i, s)| {
         s.kind == SegKind::Digits
-            || (s.number().is_some() && segs.get(i + 1).is_some_and(|n| n.info.unit_days > 0))
+            || (after_keyword
+                && s.number().is_some()
+                && segs.get(i + 1).is_some_and(|n| n.info.unit_days > 0))
     })
 }
 
@@ -580,7 +598,7 @@ fn decide(rs: &RuleSet, norm: &Normalized, segs: &[Seg], hits: &[Hit]) -> Interp
         }
         if chosen == Action::Delay
             && !hits.iter().any(|h| h.clause == cs)
-            && mentions_amount(clause)
+            && mentions_amount(clause, cs > best.clause)
         {
             match duration_only(norm, clause) {
                 // "Delay!! 2 weeks": the duration right after a bare keyword.

@@ -255,12 +255,11 @@ impl RuleSet {
     /// Loads every `*.toml` file in `dir` (sorted by name, which fixes tie-breaking
     /// between equal priorities).
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
-        let files = read_dir_sources(dir)?;
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
-            .collect();
-        RuleSet::from_sources(&refs)
+        let (parsed, problems) = analyse_dir(dir)?;
+        if !problems.is_empty() {
+            return Err(RulesError::Invalid(problems));
+        }
+        Ok(RuleSet::compile(&parsed))
     }
 
     /// The shipped rule files, compiled into the binary.
@@ -373,20 +372,8 @@ fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
 /// Checks every `*.toml` file in `dir` and returns every problem found (empty when the
 /// files are valid). For `keyroute rules check`.
 pub fn check_dir(dir: &Path) -> Vec<Problem> {
-    match read_dir_sources(dir) {
-        Ok(files) => {
-            let refs: Vec<(&str, &str)> = files
-                .iter()
-                .map(|(n, t)| (n.as_str(), t.as_str()))
-                .collect();
-            let (_, mut problems) = analyse(&refs);
-            if refs.is_empty()
-                && let Some(p) = problems.first_mut()
-            {
-                p.file = dir.display().to_string();
-            }
-            problems
-        }
+    match analyse_dir(dir) {
+        Ok((_, problems)) => problems,
         Err(RulesError::Io { path, source }) => vec![Problem {
             file: path,
             line: 0,
@@ -396,4 +383,21 @@ pub fn check_dir(dir: &Path) -> Vec<Problem> {
         }],
         Err(RulesError::Invalid(p)) => p,
     }
+}
+
+/// Reads and checks every rule file of `dir`. A folder without rule files is reported
+/// as a problem of the folder.
+fn analyse_dir(dir: &Path) -> Result<(Vec<ParsedFile>, Vec<Problem>), RulesError> {
+    let files = read_dir_sources(dir)?;
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let (parsed, mut problems) = analyse(&refs);
+    if refs.is_empty() {
+        for p in &mut problems {
+            p.file = dir.display().to_string();
+        }
+    }
+    Ok((parsed, problems))
 }

@@ -124,10 +124,29 @@ fn is_apostrophe(c: char) -> bool {
     )
 }
 
+/// Sentence punctuation, brackets (an aside: "skip (traveling)") and dashes used as
+/// punctuation ("skip — we're away").
 fn is_break(c: char) -> bool {
     matches!(
         c,
-        '.' | '!' | ',' | ';' | ':' | '\n' | '\r' | '\u{2026}' | '\u{3002}' | '\u{FF01}'
+        '.' | '!'
+            | ','
+            | ';'
+            | ':'
+            | '\n'
+            | '\r'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '|'
+            | '\u{2013}'
+            | '\u{2014}'
+            | '\u{2022}'
+            | '\u{2026}'
+            | '\u{3002}'
     )
 }
 
@@ -266,6 +285,9 @@ impl Builder {
             }
             None if c == '?' => self.push_mark(TokKind::Question),
             None if is_break(c) => self.push_mark(TokKind::Break),
+            // A hyphen joined to a word separates ("opt-out", "mois-ci", "2-3"); one that
+            // stands alone is a dash ("skip - we're away").
+            None if c == '-' && self.cur.is_none() => self.push_mark(TokKind::Break),
             None => self.end_word(),
         }
     }
@@ -325,6 +347,9 @@ mod tests {
         assert_eq!(n("delay 2weeks"), "delay 2 weeks");
         assert_eq!(n("3wks"), "3 wks");
         assert_eq!(n("opt-out"), "opt out");
+        assert_eq!(n("skip - we're away"), "skip . were away");
+        assert_eq!(n("skip (traveling)"), "skip . traveling");
+        assert_eq!(n("2-3 weeks"), "2 3 weeks");
     }
 
     #[test]

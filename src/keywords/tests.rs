@@ -220,6 +220,37 @@ fn delay_reports_max_days() {
 }
 
 #[test]
+fn priority_picks_the_reported_rule() {
+    let files = [(
+        "keywords/xx.toml",
+        r#"
+language = "xx"
+[[rules]]
+name = "skip_low"
+action = "skip"
+keywords = ["hop", "jump"]
+priority = 1
+[[rules]]
+name = "skip_high"
+action = "skip"
+keywords = ["hop"]
+priority = 5
+[[rules]]
+name = "assist"
+action = "help"
+keywords = ["assist"]
+"#,
+    )];
+    let rs = RuleSet::from_sources(&files).unwrap_or_else(|e| panic!("{e}"));
+    let rule = |t: &str| rs.interpret(t).intent().map(|i| i.rule.clone());
+    assert_eq!(rule("hop").as_deref(), Some("skip_high"));
+    assert_eq!(rule("jump").as_deref(), Some("skip_low"));
+    // Without match_anywhere a keyword mid-sentence does nothing...
+    assert_eq!(rule("i really assist"), None);
+    assert_eq!(rule("assist"), Some("assist".to_owned()));
+}
+
+#[test]
 fn ruleset_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<RuleSet>();
@@ -445,6 +476,21 @@ mod props {
         }
 
         #[test]
+        fn negated_keyword_never_acts(
+            before in message(),
+            after in message(),
+            neg in proptest::sample::select(&["don't", "do not", "no", "never", "no quiero", "ne pas"][..]),
+            (kw, action) in proptest::sample::select(&[
+                ("skip", Action::Skip), ("delay", Action::Delay), ("undo", Action::Undo),
+                ("saltar", Action::Skip), ("sauter", Action::Skip), ("retrasar", Action::Delay),
+            ][..]),
+        ) {
+            let text = format!("{before}. {neg} {kw} {after}");
+            let got = rs().interpret(&text);
+            prop_assert!(got.intent().is_none_or(|i| i.action != action), "{:?} -> {:?}", text, got);
+        }
+
+        #[test]
         fn opt_out_anywhere_never_acts(
             before in message(),
             after in message(),
@@ -458,4 +504,20 @@ mod props {
             );
         }
     }
+}
+
+#[test]
+fn empty_dir_is_a_problem_of_the_dir() {
+    let dir = std::env::temp_dir().join(format!("keyroute-kw-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let p = check_dir(&dir);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].file, dir.display().to_string());
+    let err = RuleSet::load_dir(&dir)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("no keyword rule files"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
