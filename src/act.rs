@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::config::Multiple;
 use crate::keywords::{Action, RuleSet};
 use crate::platforms::{NextDate, Platform, PlatformError, PlatformKind, Shopper, Subscription};
-use crate::postscript::{Event, PostscriptAccount, PostscriptError, occurred_at};
+use crate::postscript::{Event, PostscriptAccount, PostscriptError, SubscriberCache, occurred_at};
 use crate::store::outcomes::RecordError;
 use crate::store::{EventState, JobGuard, Outcome, OutcomeState, Store, StoredMessage};
 use crate::telemetry::mask_phone;
@@ -32,8 +32,13 @@ pub struct Shop {
     pub multiple: Multiple,
     pub webhook_token: SecretString,
     pub postscript: PostscriptAccount,
+    pub subscribers: SubscriberCache,
     pub platforms: Vec<Arc<dyn Platform>>,
     pub rules: Arc<RuleSet>,
+    /// See `ShopConfig::already_skipped_window_hours`; zero turns the check off.
+    pub already_skipped_window: Duration,
+    /// How long the platforms together may take to find the shopper.
+    pub lookup_timeout: Duration,
 }
 
 impl Shop {
@@ -255,6 +260,21 @@ impl Attempt<'_> {
         let targets = choose_targets(subs, self.shop.multiple);
         let mut out = Vec::with_capacity(targets.len());
         for (seq, sub) in targets.into_iter().enumerate() {
+            if action == Action::Skip && self.already_skipped(&sub).await? {
+                let next = Some(sub.next.date.to_string());
+                let mut o = self.failure(
+                    seq as i64,
+                    action,
+                    intent,
+                    next,
+                    reason::ALREADY_SKIPPED,
+                    "this order was already skipped by an earlier SKIP",
+                );
+                o.platform = Some(sub.platform.as_str().to_owned());
+                o.subscription_id = Some(sub.id.clone());
+                out.push(o);
+                continue;
+            }
             let mut o = self.blank(seq as i64, action);
             o.platform = Some(sub.platform.as_str().to_owned());
             o.subscription_id = Some(sub.id.clone());
@@ -291,8 +311,8 @@ impl Attempt<'_> {
             .any(|p| p.needs_identity(&shopper))
             && let Some(sub) = self
                 .shop
-                .postscript
-                .subscriber(&self.message.subscriber_id)
+                .subscribers
+                .get(&self.shop.postscript, &self.message.subscriber_id)
                 .await?
         {
             shopper.email = sub.email;
@@ -303,15 +323,30 @@ impl Attempt<'_> {
         Ok(shopper)
     }
 
-    /// Asks every configured platform at once. One platform's failure fails the attempt
-    /// (so the job retries) rather than passing for "no subscription there".
+    /// Asks every configured platform at once, each bounded by the shop's lookup timeout.
+    /// A platform that fails or is too slow does not hold up the others: if another platform
+    /// holds the shopper, we act there; only when nothing was found and some platform could
+    /// not answer is the attempt retried, so an outage never reads as "no subscription".
     async fn find_subscriptions(&self, shopper: &Shopper) -> Result<Vec<Subscription>, ActError> {
+        let timeout = self.shop.lookup_timeout;
         let lookups = self.shop.platforms.iter().map(|p| {
             let p = p.clone();
-            async move { (p.kind(), p.find_active(shopper).await) }
+            async move {
+                let kind = p.kind();
+                let result = match tokio::time::timeout(timeout, p.find_active(shopper)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(PlatformError::Retryable {
+                        platform: kind,
+                        op: "lookup",
+                        detail: format!("no answer within {} ms", timeout.as_millis()),
+                        retry_after: None,
+                    }),
+                };
+                (kind, result)
+            }
         });
         let mut subs = Vec::new();
-        let mut first_error = None;
+        let mut unanswered = None;
         for (kind, result) in futures::future::join_all(lookups).await {
             match result {
                 Ok(found) => {
@@ -320,7 +355,7 @@ impl Attempt<'_> {
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(platform = %kind, error = %e, "lookup failed");
-                    first_error.get_or_insert(e);
+                    unanswered.get_or_insert(e);
                 }
                 Err(e) => {
                     // Refused or rejected lookups (bad token, unknown customer) mean "not
@@ -329,10 +364,37 @@ impl Attempt<'_> {
                 }
             }
         }
-        if let Some(e) = first_error {
-            return Err(e.into());
+        match unanswered {
+            Some(e) if subs.is_empty() => Err(e.into()),
+            Some(e) => {
+                tracing::warn!(error = %e, "acting on the platforms that answered");
+                Ok(subs)
+            }
+            None => Ok(subs),
         }
-        Ok(subs)
+    }
+
+    /// For a SKIP: true when keyroute itself skipped this subscription within the window and
+    /// its next date is still the one that skip produced, i.e. the order the shopper is
+    /// looking at has already been skipped.
+    async fn already_skipped(&self, sub: &Subscription) -> Result<bool, ActError> {
+        let window = self.shop.already_skipped_window;
+        if window.is_zero() {
+            return Ok(false);
+        }
+        let since =
+            crate::store::now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2);
+        let last = self
+            .store
+            .last_skip(
+                &self.shop.id,
+                sub.platform.as_str(),
+                &sub.id,
+                since,
+                &self.message.id,
+            )
+            .await?;
+        Ok(last.as_deref() == Some(sub.next.date.to_string().as_str()))
     }
 
     /// Makes (or confirms) one outcome's platform write and records the result.

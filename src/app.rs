@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::keywords::RuleSet;
 use crate::platforms::{self, PlatformHttp};
-use crate::postscript::Postscript;
+use crate::postscript::{Postscript, SubscriberCache};
 use crate::store::Store;
 use crate::worker::{self, WorkerContext};
 
@@ -79,11 +79,6 @@ pub fn build_shops(
     let mut shops = HashMap::new();
     for shop in &config.shops {
         let adapters = platforms::build_for_shop(shop, &platform_http);
-        for (kind, _) in shop.platforms.iter() {
-            if !adapters.iter().any(|a| a.kind() == kind) {
-                tracing::warn!(shop = %shop.id, platform = %kind, "platform configured but not supported yet; ignored");
-            }
-        }
         shops.insert(
             shop.id.clone(),
             Arc::new(Shop {
@@ -95,8 +90,15 @@ pub fn build_shops(
                     shop.postscript.webhook_token.expose_secret().to_owned(),
                 ),
                 postscript: postscript.account(&shop.postscript),
+                subscribers: SubscriberCache::new(Duration::from_secs(
+                    config.worker.subscriber_cache_seconds,
+                )),
                 platforms: adapters,
                 rules: rules.clone(),
+                already_skipped_window: Duration::from_secs(
+                    shop.already_skipped_window_hours * 3600,
+                ),
+                lookup_timeout: Duration::from_millis(config.worker.lookup_timeout_ms),
             }),
         );
     }

@@ -137,6 +137,15 @@ pub struct WorkerConfig {
     pub poll_interval_ms: u64,
     /// On SIGTERM/SIGINT: how long in-flight jobs may take to finish before we exit anyway.
     pub shutdown_grace_seconds: u64,
+    /// At most this many jobs of one shop run at once in this process, so one shop's burst
+    /// (waiting on its own rate limits) never takes every worker from the other shops.
+    /// Default: half of `concurrency`, at least 1.
+    pub max_running_per_shop: Option<usize>,
+    /// How long the platforms together may take to say where a shopper's subscriptions are.
+    /// A platform slower than this is treated as down for this attempt.
+    pub lookup_timeout_ms: u64,
+    /// How long a Postscript subscriber (email, Shopify customer id) is remembered.
+    pub subscriber_cache_seconds: u64,
 }
 
 impl Default for WorkerConfig {
@@ -149,6 +158,9 @@ impl Default for WorkerConfig {
             backoff_max_ms: 300_000,
             poll_interval_ms: 1_000,
             shutdown_grace_seconds: 20,
+            max_running_per_shop: None,
+            lookup_timeout_ms: 8_000,
+            subscriber_cache_seconds: 600,
         }
     }
 }
@@ -156,6 +168,12 @@ impl Default for WorkerConfig {
 impl WorkerConfig {
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.lease_seconds)
+    }
+
+    pub fn running_per_shop(&self) -> usize {
+        self.max_running_per_shop
+            .unwrap_or(self.concurrency / 2)
+            .max(1)
     }
 }
 
@@ -194,9 +212,18 @@ pub struct ShopConfig {
     pub timezone: String,
     #[serde(default)]
     pub multiple: Multiple,
+    /// A SKIP for a subscription whose current next order is the result of keyroute's own
+    /// skip less than this many hours ago is answered `already_skipped` instead of skipping the
+    /// following order too (double texts, redeliveries under a new id). 0 turns it off.
+    #[serde(default = "default_already_skipped_hours")]
+    pub already_skipped_window_hours: u64,
     pub postscript: PostscriptConfig,
     #[serde(default)]
     pub platforms: PlatformsConfig,
+}
+
+fn default_already_skipped_hours() -> u64 {
+    72
 }
 
 fn default_timezone() -> String {
@@ -248,6 +275,10 @@ pub struct PlatformConfig {
     pub api_token: SecretString,
     /// Defaults to the platform's public API ([`PlatformKind::default_base_url`]).
     pub base_url: Option<Url>,
+    /// Overrides the platform's default rate limit for this token (requests per second).
+    pub requests_per_second: Option<u32>,
+    /// Overrides the burst the limiter allows (a leaky bucket's capacity).
+    pub burst: Option<u32>,
 }
 
 impl Config {
@@ -382,6 +413,15 @@ impl Config {
                 check_secret(&p.api_token, &format!("{k}.api_token"))?;
                 if let Some(u) = &p.base_url {
                     check_url(u, &format!("{k}.base_url"))?;
+                }
+                if p.requests_per_second == Some(0) {
+                    return Err(invalid(
+                        format!("{k}.requests_per_second"),
+                        "must be at least 1",
+                    ));
+                }
+                if p.burst == Some(0) {
+                    return Err(invalid(format!("{k}.burst"), "must be at least 1"));
                 }
             }
         }

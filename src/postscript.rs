@@ -64,6 +64,48 @@ fn id_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
     })
 }
 
+/// Subscribers read once and remembered for a while: a shopper who texts twice, or whose
+/// job retries, costs one Postscript read, not one per attempt. Misses ("no such subscriber")
+/// are remembered too. Bounded: expired entries are swept when the map grows.
+pub struct SubscriberCache {
+    ttl: Duration,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, Option<Subscriber>)>,
+    >,
+}
+
+impl SubscriberCache {
+    const SWEEP_ABOVE: usize = 10_000;
+
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Default::default(),
+        }
+    }
+
+    /// The subscriber from the cache, or from Postscript (then cached).
+    pub async fn get(
+        &self,
+        account: &PostscriptAccount,
+        id: &str,
+    ) -> Result<Option<Subscriber>, PostscriptError> {
+        if let Some((at, hit)) = self.entries.lock().expect("cache poisoned").get(id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(hit.clone());
+        }
+        let fresh = account.subscriber(id).await?;
+        let mut entries = self.entries.lock().expect("cache poisoned");
+        if entries.len() >= Self::SWEEP_ABOVE {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        entries.insert(id.to_owned(), (std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
+
 /// Formats an instant the way Postscript wants `occurred_at`.
 pub fn occurred_at(ts: jiff::Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M:%S.%6f").to_string()

@@ -62,27 +62,30 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) {
         if shutdown.is_cancelled() {
             break;
         }
-        let free = permits.available_permits();
-        if free == 0 {
+        if permits.available_permits() == 0 {
             tokio::select! {
                 _ = in_flight.join_next() => continue,
                 _ = shutdown.cancelled() => break,
             }
         }
         let lease_ms = lease_ms(&ctx.config);
-        let claimed = match ctx
-            .store
-            .claim_jobs(&ctx.worker_id, lease_ms, free as i64)
-            .await
-        {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::error!(error = %e, "claiming jobs failed");
-                Vec::new()
-            }
-        };
-        let idle = claimed.is_empty();
-        for job in claimed {
+        let per_shop = i64::try_from(ctx.config.running_per_shop()).unwrap_or(i64::MAX);
+        let mut idle = true;
+        // One claim per free slot: each claim sees the previous one, so the per-shop cap holds.
+        while permits.available_permits() > 0 {
+            let job = match ctx
+                .store
+                .claim_job(&ctx.worker_id, lease_ms, per_shop)
+                .await
+            {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming jobs failed");
+                    break;
+                }
+            };
+            idle = false;
             let permit = permits
                 .clone()
                 .acquire_owned()

@@ -30,6 +30,8 @@ CREATE TABLE jobs (
     kind         TEXT NOT NULL,
     message_id   TEXT NOT NULL REFERENCES messages (id),
     shop_id      TEXT NOT NULL,
+    -- One shopper's jobs run one at a time, oldest first (a SKIP then an UNDO must not race).
+    subscriber_id TEXT NOT NULL,
     state        TEXT NOT NULL CHECK (state IN ('available', 'running', 'retryable', 'completed', 'discarded')),
     attempt      BIGINT NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     max_attempts BIGINT NOT NULL CHECK (max_attempts > 0),
@@ -44,6 +46,8 @@ CREATE TABLE jobs (
 );
 CREATE UNIQUE INDEX jobs_one_per_message ON jobs (message_id, kind);
 CREATE INDEX jobs_due ON jobs (state, scheduled_at);
+CREATE INDEX jobs_by_shopper ON jobs (shop_id, subscriber_id, id);
+CREATE INDEX jobs_by_shop_state ON jobs (shop_id, state);
 
 -- What one message did, one row per subscription acted on (or one row for a help answer or
 -- a failure that concerns no subscription). A row is written BEFORE the platform call
@@ -70,3 +74,5 @@ CREATE TABLE outcomes (
     updated_at      BIGINT NOT NULL,
     PRIMARY KEY (message_id, seq)
 );
+-- "Did keyroute already skip this subscription's upcoming order?" (already_skipped).
+CREATE INDEX outcomes_by_subscription ON outcomes (platform, subscription_id, action, state);

@@ -162,6 +162,7 @@ async fn receive(
         kind: KIND_ACT,
         message_id: msg.id.clone(),
         shop_id: msg.shop_id.clone(),
+        subscriber_id: new.subscriber_id.clone(),
         max_attempts: state.max_attempts,
     });
     let inserted = state.store.insert_message(&new, job.as_ref()).await?;

@@ -44,6 +44,11 @@ pub mod wire {
     pub fn reschedule(id: &str) -> String {
         format!("{PREFIX}/subscription/{id}/reschedule")
     }
+    /// Loop allows 5/s on reschedule and read-one, within its 10/s overall (doc).
+    pub fn per_subscription_quota() -> governor::Quota {
+        super::super::http::quota(5, None)
+    }
+
     pub fn reschedule_body(epoch: i64) -> serde_json::Value {
         serde_json::json!({
             "nextBillingDateEpoch": epoch,

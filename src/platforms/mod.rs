@@ -7,7 +7,10 @@
 
 pub mod http;
 pub mod loop_;
+pub mod prive;
+pub mod recharge;
 pub mod skio;
+pub mod smartrr;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -189,7 +192,7 @@ pub fn build_for_shop(
     let tz = TimeZone::get(&shop.timezone).unwrap_or(TimeZone::UTC);
     shop.platforms
         .iter()
-        .filter_map(|(kind, cfg)| {
+        .map(|(kind, cfg)| {
             let base = cfg
                 .base_url
                 .as_ref()
@@ -197,18 +200,32 @@ pub fn build_for_shop(
                 .unwrap_or_else(|| kind.default_base_url().to_owned());
             let adapter: Arc<dyn Platform> = match kind {
                 PlatformKind::Skio => Arc::new(skio::Skio::new(
-                    http.for_platform(kind, &base, skio::wire::auth(&cfg.api_token)),
+                    http.for_platform(kind, &base, skio::wire::auth(&cfg.api_token), cfg),
                     tz.clone(),
                 )),
                 PlatformKind::Loop => Arc::new(loop_::Loop::new(
-                    http.for_platform(kind, &base, loop_::wire::auth(&cfg.api_token)),
+                    http.for_platform(kind, &base, loop_::wire::auth(&cfg.api_token), cfg)
+                        .with_op_limit(
+                            &["get", "set_date"],
+                            "loop:per-subscription",
+                            loop_::wire::per_subscription_quota(),
+                        ),
                     tz.clone(),
                 )),
-                // Smartrr, Prive and Recharge adapters arrive with issue 3; until then a shop
-                // that lists them is told at start-up (see `app::build`).
-                _ => return None,
+                PlatformKind::Smartrr => Arc::new(smartrr::Smartrr::new(
+                    http.for_platform(kind, &base, smartrr::wire::auth(&cfg.api_token), cfg),
+                    tz.clone(),
+                )),
+                PlatformKind::Prive => Arc::new(prive::Prive::new(
+                    http.for_platform(kind, &base, prive::wire::auth(&cfg.api_token), cfg),
+                    tz.clone(),
+                )),
+                PlatformKind::Recharge => Arc::new(recharge::Recharge::new(
+                    http.for_platform(kind, &base, recharge::wire::auth(&cfg.api_token), cfg),
+                    tz.clone(),
+                )),
             };
-            Some(adapter)
+            adapter
         })
         .collect()
 }

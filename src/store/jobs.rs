@@ -17,6 +17,7 @@ pub struct NewJob {
     pub kind: &'static str,
     pub message_id: String,
     pub shop_id: String,
+    pub subscriber_id: String,
     pub max_attempts: u32,
 }
 
@@ -73,28 +74,32 @@ pub(super) async fn insert(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO jobs (kind, message_id, shop_id, state, attempt, max_attempts, scheduled_at, created_at) \
-         VALUES ($1, $2, $3, 'available', 0, $4, $5, $5)",
+        "INSERT INTO jobs (kind, message_id, shop_id, subscriber_id, state, attempt, max_attempts, \
+         scheduled_at, created_at) VALUES ($1, $2, $3, $6, 'available', 0, $4, $5, $5)",
     )
     .bind(job.kind)
     .bind(&job.message_id)
     .bind(&job.shop_id)
     .bind(i64::from(job.max_attempts))
     .bind(now)
+    .bind(&job.subscriber_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs for `worker`, oldest first. On PostgreSQL, replicas skip
-    /// each other's locked rows; SQLite has a single writer, so the UPDATE is atomic as is.
-    pub async fn claim_jobs(
+    /// Claims the next due job for `worker`, or none. Eligible: due, the oldest unfinished
+    /// job of its shopper (one shopper's messages run one at a time, in order), and its shop
+    /// below `per_shop` running jobs (one shop's burst cannot take every worker). On
+    /// PostgreSQL, replicas skip each other's locked rows; SQLite has a single writer, so the
+    /// UPDATE is atomic as it is.
+    pub async fn claim_job(
         &self,
         worker: &str,
         lease_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+        per_shop: i64,
+    ) -> Result<Option<ClaimedJob>, sqlx::Error> {
         let now = now_ms();
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -103,16 +108,21 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, attempted_at = $1, \
              locked_by = $2, lease_until = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE state IN ('available', 'retryable') \
-             AND scheduled_at <= $1 ORDER BY scheduled_at, id LIMIT $4 {lock}) \
+             WHERE id IN (SELECT j.id FROM jobs j \
+               WHERE j.state IN ('available', 'retryable') AND j.scheduled_at <= $1 \
+               AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.shop_id = j.shop_id \
+                 AND e.subscriber_id = j.subscriber_id AND e.id < j.id \
+                 AND e.state IN ('available', 'running', 'retryable')) \
+               AND (SELECT COUNT(*) FROM jobs r WHERE r.shop_id = j.shop_id AND r.state = 'running') < $4 \
+               ORDER BY j.scheduled_at, j.id LIMIT 1 {lock}) \
              RETURNING id, kind, message_id, shop_id, attempt, max_attempts"
         );
         sqlx::query_as(&sql)
             .bind(now)
             .bind(worker)
             .bind(now + lease_ms)
-            .bind(limit)
-            .fetch_all(&self.pool)
+            .bind(per_shop)
+            .fetch_optional(&self.pool)
             .await
     }
 

@@ -156,6 +156,33 @@ impl Store {
         Ok(rows.into_iter().map(Outcome::from).collect())
     }
 
+    /// The new next date of the latest skip keyroute made on this subscription since `since_ms`
+    /// for another message of the shop: if it is still the subscription's next date, the
+    /// shopper's upcoming order is already skipped.
+    pub async fn last_skip(
+        &self,
+        shop_id: &str,
+        platform: &str,
+        subscription_id: &str,
+        since_ms: i64,
+        other_than_message: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT o.new_date FROM outcomes o JOIN messages m ON m.id = o.message_id \
+             WHERE o.platform = $1 AND o.subscription_id = $2 AND o.action = 'skip' \
+             AND o.state = 'done' AND m.shop_id = $3 AND o.updated_at >= $4 AND o.message_id <> $5 \
+             ORDER BY o.updated_at DESC LIMIT 1",
+        )
+        .bind(platform)
+        .bind(subscription_id)
+        .bind(shop_id)
+        .bind(since_ms)
+        .bind(other_than_message)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(d,)| d))
+    }
+
     /// Inserts or replaces outcome rows, in one transaction that first proves the job is still
     /// ours (and extends its lease).
     pub async fn record_outcomes(

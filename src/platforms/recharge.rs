@@ -1,0 +1,257 @@
+//! Recharge: REST at `{base}`, version 2021-11. A skip acts on the queued charge holding the
+//! subscription, looked up fresh every time (a skip or a new date replaces the queued charge
+//! under a new id), and answers with the charge, so the new date is read back.
+
+use async_trait::async_trait;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::http::PlatformClient;
+use super::{
+    NextDate, Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult,
+    parse_platform_date,
+};
+
+/// Recharge's wire format (doc for headers and limits; code for the calls).
+pub mod wire {
+    use reqwest::header::{HeaderName, HeaderValue};
+    use secrecy::SecretString;
+
+    pub const VERSION: &str = "2021-11";
+
+    pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
+        let mut h = super::super::http::secret_header("x-recharge-access-token", "", token);
+        h.insert(
+            HeaderName::from_static("x-recharge-version"),
+            HeaderValue::from_static(VERSION),
+        );
+        h
+    }
+
+    fn enc(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+    pub fn customers_by_email(email: &str) -> String {
+        format!("/customers?email={}", enc(email))
+    }
+    pub fn active_subscriptions(customer_id: &str) -> String {
+        format!(
+            "/subscriptions?customer_id={}&status=active",
+            enc(customer_id)
+        )
+    }
+    pub fn queued_charges(customer_id: &str) -> String {
+        format!("/charges?customer_id={}&status=queued", enc(customer_id))
+    }
+    pub fn skip_charge(charge_id: &str) -> String {
+        format!("/charges/{charge_id}/skip")
+    }
+    pub fn one(id: &str) -> String {
+        format!("/subscriptions/{id}")
+    }
+    pub fn set_date(id: &str) -> String {
+        format!("/subscriptions/{id}/set_next_charge_date")
+    }
+}
+
+const CUSTOMER: &str = "customer_id";
+
+pub struct Recharge {
+    client: PlatformClient,
+    tz: TimeZone,
+}
+
+fn id_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Recharge ids are integers; send them as numbers when they are.
+fn id_value(id: &str) -> Value {
+    id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+impl Recharge {
+    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+        Self { client, tz }
+    }
+
+    async fn call(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, PlatformError> {
+        let mut req = self.client.request(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.client.send(op, req).await?.json()
+    }
+
+    fn to_subscription(&self, v: &Value) -> Option<Subscription> {
+        if !v.get("status")?.as_str()?.eq_ignore_ascii_case("active") {
+            return None;
+        }
+        let mut extra = std::collections::HashMap::new();
+        if let Some(c) = v.get("customer_id").and_then(id_of) {
+            extra.insert(CUSTOMER.to_owned(), c);
+        }
+        Some(Subscription {
+            platform: PlatformKind::Recharge,
+            id: id_of(v.get("id")?)?,
+            next: parse_platform_date(v.get("next_charge_scheduled_at")?.as_str()?, &self.tz)?,
+            extra,
+        })
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<Subscription>, PlatformError> {
+        let v = self.call("get", Method::GET, &wire::one(id), None).await?;
+        Ok(v.get("subscription").and_then(|s| self.to_subscription(s)))
+    }
+
+    /// The queued charge that holds this subscription's next order.
+    async fn queued_charge(&self, sub: &Subscription) -> Result<Option<String>, PlatformError> {
+        let Some(customer) = sub.extra.get(CUSTOMER) else {
+            return Ok(None);
+        };
+        let v = self
+            .call(
+                "charges",
+                Method::GET,
+                &wire::queued_charges(customer),
+                None,
+            )
+            .await?;
+        let charges = v
+            .get("charges")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let holds = |c: &Value| {
+            c.get("line_items")
+                .and_then(Value::as_array)
+                .is_some_and(|items| {
+                    items.iter().any(|i| {
+                        i.get("purchase_item_id").and_then(id_of).as_deref() == Some(&sub.id)
+                    })
+                })
+        };
+        // Prefer the charge on the subscription's next date; any queued charge holding it will do.
+        let on_date = |c: &Value| {
+            c.get("scheduled_at")
+                .and_then(Value::as_str)
+                .and_then(|d| parse_platform_date(d, &self.tz))
+                .is_some_and(|d| d.date == sub.next.date)
+        };
+        let best = charges
+            .iter()
+            .filter(|c| holds(c))
+            .max_by_key(|c| on_date(c))
+            .and_then(|c| c.get("id").and_then(id_of));
+        Ok(best)
+    }
+}
+
+#[async_trait]
+impl Platform for Recharge {
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Recharge
+    }
+
+    fn needs_identity(&self, shopper: &Shopper) -> bool {
+        shopper.email.is_none()
+    }
+
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+        let Some(email) = &shopper.email else {
+            return Ok(Vec::new());
+        };
+        let v = self
+            .call(
+                "customer",
+                Method::GET,
+                &wire::customers_by_email(email),
+                None,
+            )
+            .await?;
+        let customers: Vec<String> = v
+            .get("customers")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c.get("id").and_then(id_of))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut subs = Vec::new();
+        for customer in customers {
+            let v = self
+                .call(
+                    "lookup",
+                    Method::GET,
+                    &wire::active_subscriptions(&customer),
+                    None,
+                )
+                .await?;
+            if let Some(list) = v.get("subscriptions").and_then(Value::as_array) {
+                subs.extend(list.iter().filter_map(|s| {
+                    let mut sub = self.to_subscription(s)?;
+                    sub.extra
+                        .entry(CUSTOMER.to_owned())
+                        .or_insert_with(|| customer.clone());
+                    Some(sub)
+                }));
+            }
+        }
+        Ok(subs)
+    }
+
+    async fn get(
+        &self,
+        _shopper: &Shopper,
+        sub: &Subscription,
+    ) -> Result<Option<Subscription>, PlatformError> {
+        self.read(&sub.id).await
+    }
+
+    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
+        let Some(charge) = self.queued_charge(sub).await? else {
+            return Err(PlatformError::Refused {
+                platform: PlatformKind::Recharge,
+                op: "skip",
+                detail: "no queued charge holds this subscription".into(),
+            });
+        };
+        self.call(
+            "skip",
+            Method::POST,
+            &wire::skip_charge(&charge),
+            Some(json!({ "purchase_item_ids": [id_value(&sub.id)] })),
+        )
+        .await?;
+        // The answer is the skipped charge: read the subscription for its new date.
+        Ok(None)
+    }
+
+    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
+        let v = self
+            .call(
+                "set_date",
+                Method::POST,
+                &wire::set_date(&sub.id),
+                Some(json!({ "date": date.to_string() })),
+            )
+            .await?;
+        Ok(v.get("subscription")
+            .and_then(|s| self.to_subscription(s))
+            .map(|s| s.next)
+            .or(Some(NextDate { date, at: None })))
+    }
+}

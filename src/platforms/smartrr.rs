@@ -1,0 +1,214 @@
+//! Smartrr: REST under `{base}/vendor`. Finds a shopper by email through their orders (which
+//! carry the customer relationship id), then lists that customer's purchase states.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use reqwest::Method;
+use serde_json::Value;
+
+use super::http::PlatformClient;
+use super::{
+    Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult, parse_platform_date,
+};
+
+/// Smartrr's wire format. Unverified (platforms.md): the purchase-state field names
+/// (`purchaseStateStatus`, `nextBillingDate`) and the set-date body field.
+pub mod wire {
+    use secrecy::SecretString;
+
+    pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
+        super::super::http::secret_header("x-smartrr-access-token", "", token)
+    }
+
+    pub fn orders_by_email(email: &str) -> String {
+        let email: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+        format!("/vendor/order/formatted?filterLike%5BemailOrName%5D={email}")
+    }
+    pub fn purchase_states(cust_rel: &str) -> String {
+        format!("/vendor/customer/{cust_rel}/purchase-state/")
+    }
+    pub fn skip(cust_rel: &str, id: &str) -> String {
+        format!("/vendor/customer/{cust_rel}/purchase-state/{id}/skip")
+    }
+    pub fn set_date(cust_rel: &str, id: &str) -> String {
+        format!("/vendor/customer/{cust_rel}/purchase-state/{id}/next-billing-date")
+    }
+    pub fn set_date_body(date: &str) -> serde_json::Value {
+        serde_json::json!({ "nextBillingDate": date })
+    }
+    pub const STATUS: &str = "purchaseStateStatus";
+    pub const NEXT: &str = "nextBillingDate";
+    pub const ACTIVE: &str = "ACTIVE";
+}
+
+/// The customer relationship a purchase state belongs to; writes need it in the path.
+const CUST_REL: &str = "cust_rel_id";
+
+pub struct Smartrr {
+    client: PlatformClient,
+    tz: TimeZone,
+}
+
+/// List answers are documented as `{"data": [...]}`; accept a bare array too.
+fn items(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        Value::Object(mut o) => match o.remove("data") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn str_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Smartrr {
+    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+        Self { client, tz }
+    }
+
+    async fn call(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, PlatformError> {
+        let mut req = self.client.request(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.client.send(op, req).await?.json()
+    }
+
+    fn to_subscription(&self, cust_rel: &str, v: &Value) -> Option<Subscription> {
+        if !v
+            .get(wire::STATUS)?
+            .as_str()?
+            .eq_ignore_ascii_case(wire::ACTIVE)
+        {
+            return None;
+        }
+        Some(Subscription {
+            platform: PlatformKind::Smartrr,
+            id: str_of(v.get("id")?)?,
+            next: parse_platform_date(v.get(wire::NEXT)?.as_str()?, &self.tz)?,
+            extra: [(CUST_REL.to_owned(), cust_rel.to_owned())].into(),
+        })
+    }
+
+    async fn purchase_states(&self, cust_rel: &str) -> Result<Vec<Subscription>, PlatformError> {
+        let list = self
+            .call("list", Method::GET, &wire::purchase_states(cust_rel), None)
+            .await?;
+        Ok(items(list)
+            .iter()
+            .filter_map(|v| self.to_subscription(cust_rel, v))
+            .collect())
+    }
+
+    fn cust_rel<'a>(
+        &self,
+        sub: &'a Subscription,
+        op: &'static str,
+    ) -> Result<&'a str, PlatformError> {
+        sub.extra
+            .get(CUST_REL)
+            .map(String::as_str)
+            .ok_or(PlatformError::Rejected {
+                platform: PlatformKind::Smartrr,
+                op,
+                detail: "subscription without its customer relationship id".into(),
+            })
+    }
+
+    /// Writes answer with the updated purchase state; its date is the new one.
+    fn written(&self, answer: Value) -> Option<super::NextDate> {
+        let state = match answer {
+            Value::Object(mut o) if o.contains_key("data") => o.remove("data")?,
+            v => v,
+        };
+        parse_platform_date(state.get(wire::NEXT)?.as_str()?, &self.tz)
+    }
+}
+
+#[async_trait]
+impl Platform for Smartrr {
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Smartrr
+    }
+
+    fn needs_identity(&self, shopper: &Shopper) -> bool {
+        shopper.email.is_none()
+    }
+
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+        let Some(email) = &shopper.email else {
+            return Ok(Vec::new());
+        };
+        let orders = self
+            .call("lookup", Method::GET, &wire::orders_by_email(email), None)
+            .await?;
+        // Every order names its customer relationship; a shopper has one, rarely more.
+        let rels: BTreeSet<String> = items(orders)
+            .iter()
+            .filter(|o| {
+                o.pointer("/custRel/email")
+                    .and_then(Value::as_str)
+                    .is_none_or(|e| e.eq_ignore_ascii_case(email))
+            })
+            .filter_map(|o| o.pointer("/custRel/id").and_then(str_of))
+            .collect();
+        let mut subs = Vec::new();
+        for rel in rels {
+            subs.extend(self.purchase_states(&rel).await?);
+        }
+        Ok(subs)
+    }
+
+    async fn get(
+        &self,
+        _shopper: &Shopper,
+        sub: &Subscription,
+    ) -> Result<Option<Subscription>, PlatformError> {
+        let rel = self.cust_rel(sub, "list")?;
+        Ok(self
+            .purchase_states(rel)
+            .await?
+            .into_iter()
+            .find(|s| s.id == sub.id))
+    }
+
+    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
+        let rel = self.cust_rel(sub, "skip")?;
+        let answer = self
+            .call("skip", Method::PUT, &wire::skip(rel, &sub.id), None)
+            .await?;
+        Ok(self.written(answer))
+    }
+
+    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
+        let rel = self.cust_rel(sub, "set_date")?;
+        let answer = self
+            .call(
+                "set_date",
+                Method::PUT,
+                &wire::set_date(rel, &sub.id),
+                Some(wire::set_date_body(&date.to_string())),
+            )
+            .await?;
+        Ok(self
+            .written(answer)
+            .or(Some(super::NextDate { date, at: None })))
+    }
+}
