@@ -340,7 +340,11 @@ async fn lost_answer_after_a_skip_is_not_repeated() {
 
 #[tokio::test]
 async fn worker_dying_after_the_write_does_not_skip_twice() {
-    let timing = Timing { lease_seconds: 1 };
+    let timing = Timing {
+        lease_seconds: 1,
+        ..Timing::default()
+    };
+    let timing2 = timing.clone();
     let mut t = spawn_app_with(timing).await;
     // The platform applies the skip and never answers; the worker "dies" mid-call.
     t.skio.inject(Fault::once("skip", FaultKind::ApplyThenHang));
@@ -357,7 +361,7 @@ async fn worker_dying_after_the_write_does_not_skip_twice() {
     assert!(t.events().is_empty());
 
     // A new process on the same database rescues the job once its lease expires.
-    t.start(&Timing { lease_seconds: 1 }).await;
+    t.start(&timing2).await;
     t.drain().await;
     assert_eq!(t.skio.skips_applied(SKIO_SUB), 1, "skipped twice");
     assert_eq!(t.skio.requests_for("skip").len(), 1);

@@ -44,14 +44,22 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// Worker timings for tests: quick retries, quick rescue.
+/// Per-test settings; the defaults make retries and rescue quick.
+#[derive(Clone)]
 pub struct Timing {
     pub lease_seconds: u64,
+    /// The shop's `multiple`: "next" or "all".
+    pub multiple: &'static str,
+    pub lookup_timeout_ms: u64,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { lease_seconds: 30 }
+        Timing {
+            lease_seconds: 30,
+            multiple: "next",
+            lookup_timeout_ms: 2000,
+        }
     }
 }
 
@@ -144,6 +152,7 @@ backoff_base_ms = 20
 backoff_max_ms = 200
 poll_interval_ms = 50
 shutdown_grace_seconds = 5
+lookup_timeout_ms = {lookup}
 [http_client]
 timeout_ms = 3000
 connect_timeout_ms = 1000
@@ -151,6 +160,7 @@ connect_timeout_ms = 1000
 [[shops]]
 id = "{SHOP}"
 timezone = "{TZ}"
+multiple = "{multiple}"
 [shops.postscript]
 api_key = "{API_KEY}"
 webhook_token = "{WEBHOOK_TOKEN}"
@@ -164,6 +174,8 @@ base_url = "{loop_}"
 "#,
             db = self.db_url,
             lease = timing.lease_seconds,
+            lookup = timing.lookup_timeout_ms,
+            multiple = timing.multiple,
             ps = self.postscript.base_url(),
             skio = self.skio.base_url(),
             loop_ = self.loop_.base_url(),

@@ -4,4 +4,5 @@
 mod cli;
 mod flows;
 mod helpers;
+mod owners;
 mod webhook;
