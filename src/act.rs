@@ -37,6 +37,8 @@ pub struct Shop {
     pub rules: Arc<RuleSet>,
     /// See `ShopConfig::already_skipped_window_hours`; zero turns the check off.
     pub already_skipped_window: Duration,
+    /// How far back UNDO looks for the shopper's last skip or delay.
+    pub undo_window: Duration,
     /// How long the platforms together may take to find the shopper.
     pub lookup_timeout: Duration,
 }
@@ -206,6 +208,9 @@ impl Attempt<'_> {
     /// Finds the subscriptions and decides what to do to each. Reads only: nothing is written
     /// anywhere until the plan is stored.
     async fn plan(&self, action: Action, intent: &StoredIntent) -> Result<Vec<Outcome>, ActError> {
+        if action == Action::Undo {
+            return self.plan_undo(intent).await;
+        }
         let shopper = self.identify().await?;
         let subs = self.find_subscriptions(&shopper).await?;
         let earliest = subs.iter().map(|s| s.next.date).min();
@@ -229,19 +234,6 @@ impl Attempt<'_> {
             props.insert("keyword".into(), json!(keyword(intent)));
             self.set_event(&mut o, "keyword_help", props);
             return Ok(vec![o]);
-        }
-        if action == Action::Undo {
-            // UNDO arrives with the keyword-language work (issue 4); until then it is refused
-            // honestly rather than guessed at.
-            let prev = earliest.map(|d| d.to_string());
-            return Ok(vec![self.failure(
-                0,
-                action,
-                intent,
-                prev,
-                reason::NOT_ALLOWED,
-                "nothing to undo",
-            )]);
         }
         if action == Action::Delay
             && let (Some(days), Some(max)) = (intent.days, intent.max_days)
@@ -291,6 +283,89 @@ impl Attempt<'_> {
                 })
                 .expect("context serialises"),
             );
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    /// UNDO: set each subscription of the shopper's last skip or delay (within the window)
+    /// back to the date it had before, provided its next date is still the one keyroute set.
+    /// Anything else (nothing to undo, the date changed since) is `not_allowed`.
+    async fn plan_undo(&self, intent: &StoredIntent) -> Result<Vec<Outcome>, ActError> {
+        let since = crate::store::now_ms()
+            - i64::try_from(self.shop.undo_window.as_millis()).unwrap_or(i64::MAX / 2);
+        let originals = self
+            .store
+            .undoable(&self.shop.id, &self.message.subscriber_id, since)
+            .await?;
+        if originals.is_empty() {
+            return Ok(vec![self.failure(
+                0,
+                Action::Undo,
+                intent,
+                None,
+                reason::NOT_ALLOWED,
+                "nothing to undo",
+            )]);
+        }
+        let mut out = Vec::with_capacity(originals.len());
+        for (seq, orig) in originals.into_iter().enumerate() {
+            let seq = seq as i64;
+            let ctx: Option<Context> = orig
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok());
+            let (Some(ctx), Some(platform)) = (
+                ctx.clone(),
+                ctx.as_ref()
+                    .and_then(|c| self.shop.platform(c.subscription.platform)),
+            ) else {
+                out.push(self.failure(
+                    seq,
+                    Action::Undo,
+                    intent,
+                    orig.new_date.clone(),
+                    reason::NOT_ALLOWED,
+                    "the original change cannot be reversed here",
+                ));
+                continue;
+            };
+            let current = platform.get(&ctx.shopper, &ctx.subscription).await?;
+            let mut o = match current {
+                Some(cur) if Some(cur.next.date.to_string()) == orig.new_date => {
+                    let mut o = self.blank(seq, Action::Undo);
+                    o.previous_date = Some(cur.next.date.to_string());
+                    o.previous_at = cur.next.at.map(|t| t.as_millisecond());
+                    o.target_date = orig.previous_date.clone();
+                    o.context = Some(
+                        serde_json::to_string(&Context {
+                            subscription: cur,
+                            shopper: ctx.shopper,
+                        })
+                        .expect("context serialises"),
+                    );
+                    o
+                }
+                Some(cur) => self.failure(
+                    seq,
+                    Action::Undo,
+                    intent,
+                    Some(cur.next.date.to_string()),
+                    reason::NOT_ALLOWED,
+                    "the order date changed since keyroute set it",
+                ),
+                None => self.failure(
+                    seq,
+                    Action::Undo,
+                    intent,
+                    None,
+                    reason::NOT_ALLOWED,
+                    "the subscription is no longer active",
+                ),
+            };
+            o.platform = orig.platform.clone();
+            o.subscription_id = orig.subscription_id.clone();
+            o.undoes = Some(format!("{}:{}", orig.message_id, orig.seq));
             out.push(o);
         }
         Ok(out)
@@ -461,15 +536,15 @@ impl Attempt<'_> {
             .await?;
         let written = match action {
             Action::Skip => platform.skip_next(&sub).await,
-            Action::Delay => {
+            Action::Delay | Action::Undo => {
                 let target: Date = o
                     .target_date
                     .as_deref()
                     .and_then(|d| d.parse().ok())
-                    .ok_or_else(|| ActError::Fatal("delay outcome without a target date".into()))?;
+                    .ok_or_else(|| ActError::Fatal("outcome without a target date".into()))?;
                 platform.set_next_date(&sub, target).await
             }
-            Action::Help | Action::Undo => unreachable!("help and undo plan no writes"),
+            Action::Help => unreachable!("help plans no writes"),
         };
         let new_next = match written {
             Ok(Some(next)) => next,
@@ -520,6 +595,10 @@ impl Attempt<'_> {
             Action::Skip => {
                 props.insert("skipped_date".into(), json!(prev));
                 "order_skipped"
+            }
+            Action::Undo => {
+                props.insert("previous_delivery_date".into(), json!(prev));
+                "order_unskipped"
             }
             _ => {
                 props.insert("previous_delivery_date".into(), json!(prev));
@@ -595,6 +674,7 @@ impl Attempt<'_> {
             new_date: None,
             reason: None,
             detail: None,
+            undoes: None,
             event_type: None,
             event_body: None,
             event_state: EventState::None,

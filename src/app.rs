@@ -98,6 +98,7 @@ pub fn build_shops(
                 already_skipped_window: Duration::from_secs(
                     shop.already_skipped_window_hours * 3600,
                 ),
+                undo_window: Duration::from_secs(shop.undo_window_hours * 3600),
                 lookup_timeout: Duration::from_millis(config.worker.lookup_timeout_ms),
             }),
         );

@@ -217,12 +217,19 @@ pub struct ShopConfig {
     /// following order too (double texts, redeliveries under a new id). 0 turns it off.
     #[serde(default = "default_already_skipped_hours")]
     pub already_skipped_window_hours: u64,
+    /// UNDO reverses the shopper's last skip or delay made by keyroute within this many hours.
+    #[serde(default = "default_undo_hours")]
+    pub undo_window_hours: u64,
     pub postscript: PostscriptConfig,
     #[serde(default)]
     pub platforms: PlatformsConfig,
 }
 
 fn default_already_skipped_hours() -> u64 {
+    72
+}
+
+fn default_undo_hours() -> u64 {
     72
 }
 

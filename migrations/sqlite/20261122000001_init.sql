@@ -67,6 +67,8 @@ CREATE TABLE outcomes (
     new_date        TEXT,
     reason          TEXT,
     detail          TEXT,
+    -- For an UNDO: the outcome it reverses, as 'message_id:seq' (each is undone at most once).
+    undoes          TEXT,
     event_type      TEXT,
     event_body      TEXT,
     event_state     TEXT NOT NULL DEFAULT 'none' CHECK (event_state IN ('none', 'pending', 'sent', 'failed')),
@@ -76,3 +78,4 @@ CREATE TABLE outcomes (
 );
 -- "Did keyroute already skip this subscription's upcoming order?" (already_skipped).
 CREATE INDEX outcomes_by_subscription ON outcomes (platform, subscription_id, action, state);
+CREATE INDEX outcomes_by_undone ON outcomes (undoes);

@@ -81,6 +81,8 @@ pub struct Outcome {
     pub new_date: Option<String>,
     pub reason: Option<String>,
     pub detail: Option<String>,
+    /// For an UNDO: the outcome it reverses (`message_id:seq`).
+    pub undoes: Option<String>,
     pub event_type: Option<String>,
     /// The event exactly as sent (JSON), fixed once so every retry sends the same thing.
     pub event_body: Option<String>,
@@ -102,6 +104,7 @@ struct Row {
     new_date: Option<String>,
     reason: Option<String>,
     detail: Option<String>,
+    undoes: Option<String>,
     event_type: Option<String>,
     event_body: Option<String>,
     event_state: String,
@@ -123,6 +126,7 @@ impl From<Row> for Outcome {
             new_date: r.new_date,
             reason: r.reason,
             detail: r.detail,
+            undoes: r.undoes,
             event_type: r.event_type,
             event_body: r.event_body,
             event_state: EventState::parse(&r.event_state),
@@ -143,13 +147,44 @@ pub enum RecordError {
     Db(#[from] sqlx::Error),
 }
 
+const COLUMNS: &str = "o.message_id, o.seq, o.platform, o.subscription_id, o.context, o.action, \
+    o.state, o.previous_date, o.previous_at, o.target_date, o.new_date, o.reason, o.detail, o.undoes, \
+    o.event_type, o.event_body, o.event_state";
+
 impl Store {
+    /// What UNDO would reverse for this shopper: the done skips and delays of their latest
+    /// message (since `since_ms`) that has any not yet undone.
+    pub async fn undoable(
+        &self,
+        shop_id: &str,
+        subscriber_id: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM outcomes o JOIN messages m ON m.id = o.message_id \
+             WHERE m.shop_id = $1 AND m.subscriber_id = $2 AND o.action IN ('skip', 'delay') \
+             AND o.state = 'done' AND o.updated_at >= $3 \
+             AND NOT EXISTS (SELECT 1 FROM outcomes u \
+               WHERE u.undoes = o.message_id || ':' || CAST(o.seq AS TEXT) AND u.state <> 'failed') \
+             ORDER BY o.updated_at DESC, o.seq"
+        ))
+        .bind(shop_id)
+        .bind(subscriber_id)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let latest = rows.first().map(|r| r.message_id.clone());
+        Ok(rows
+            .into_iter()
+            .filter(|r| Some(&r.message_id) == latest.as_ref())
+            .map(Outcome::from)
+            .collect())
+    }
+
     pub async fn outcomes(&self, message_id: &str) -> Result<Vec<Outcome>, sqlx::Error> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT message_id, seq, platform, subscription_id, context, action, state, previous_date, \
-             previous_at, target_date, new_date, reason, detail, event_type, event_body, event_state \
-             FROM outcomes WHERE message_id = $1 ORDER BY seq",
-        )
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM outcomes o WHERE o.message_id = $1 ORDER BY o.seq"
+        ))
         .bind(message_id)
         .fetch_all(&self.pool)
         .await?;
@@ -211,8 +246,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO outcomes (message_id, seq, platform, subscription_id, context, action, \
                  state, previous_date, previous_at, target_date, new_date, reason, detail, \
-                 event_type, event_body, event_state, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+                 event_type, event_body, event_state, created_at, updated_at, undoes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) \
                  ON CONFLICT (message_id, seq) DO UPDATE SET state = excluded.state, \
                  previous_date = excluded.previous_date, previous_at = excluded.previous_at, \
                  target_date = excluded.target_date, new_date = excluded.new_date, \
@@ -237,6 +272,7 @@ impl Store {
             .bind(&o.event_body)
             .bind(o.event_state.as_str())
             .bind(now)
+            .bind(&o.undoes)
             .execute(&mut *tx)
             .await?;
         }

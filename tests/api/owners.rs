@@ -239,3 +239,57 @@ async fn loop_refusal_is_not_allowed() {
     // Loop's answer is not repeated: a refusal is final.
     assert_eq!(t.loop_.requests_for("skip").len(), 1);
 }
+
+#[tokio::test]
+async fn undo_puts_a_skipped_order_back_once() {
+    let t = spawn_app().await;
+    send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "skip").await;
+    send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "undo").await;
+    let before = t.next_date();
+    let skipped_to = before.checked_add(30.days()).unwrap();
+    let sets = t.skio.requests_for("set_date");
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].json().unwrap()["variables"]["date"], before.to_string());
+    let e = &events_of(&t, "order_unskipped")[0];
+    assert_eq!(
+        e["properties"],
+        json!({
+            "new_delivery_date": before.to_string(),
+            "previous_delivery_date": skipped_to.to_string(),
+            "platform": "skio",
+            "subscription_id": SKIO_SUB,
+            "keyword": "undo",
+        })
+    );
+    // A second UNDO finds nothing left to reverse.
+    send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "undo").await;
+    assert_eq!(t.skio.requests_for("set_date").len(), 1);
+    let failed = events_of(&t, "keyword_action_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["properties"]["reason"], "not_allowed");
+    assert_eq!(failed[0]["properties"]["action"], "undo");
+    // After the undo, a new SKIP is a fresh request, not "already skipped".
+    send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "skip").await;
+    assert_eq!(t.skio.skips_applied(SKIO_SUB), 2);
+}
+
+#[tokio::test]
+async fn undo_reverses_a_delay_on_loop() {
+    let t = spawn_app().await;
+    send(&t, LOOP_SUBSCRIBER, LOOP_PHONE, "delay 2 weeks").await;
+    send(&t, LOOP_SUBSCRIBER, LOOP_PHONE, "never mind").await;
+    let e = &events_of(&t, "order_unskipped")[0];
+    assert_eq!(e["properties"]["new_delivery_date"], t.next_date().to_string());
+    assert_eq!(e["properties"]["platform"], "loop");
+    let sub = t.loop_.subscription(LOOP_SUB).unwrap();
+    assert_eq!(sub.next_billing_epoch, t.next_billing.as_second(), "back to the original instant");
+}
+
+#[tokio::test]
+async fn undo_with_nothing_to_undo_is_not_allowed() {
+    let t = spawn_app().await;
+    send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "undo").await;
+    assert!(t.skio.requests_for("set_date").is_empty());
+    let e = &events_of(&t, "keyword_action_failed")[0];
+    assert_eq!(e["properties"], json!({"action": "undo", "reason": "not_allowed", "keyword": "undo"}));
+}
