@@ -11,7 +11,8 @@
 //! 1. it is recorded (method, path, query, headers, body and the platform's name for the call);
 //! 2. the auth check: a request without the right credentials gets a 401 and changes nothing
 //!    (recorded with op `"unauthorized"`);
-//! 3. the rate limit, when the platform has one: over it, a 429 that changes nothing;
+//! 3. the rate limit, when the platform has one (a sliding one-second window or a leaky bucket,
+//!    see [`RateLimit`]): over it, a 429 that changes nothing;
 //! 4. the first injected [`Fault`] whose op matches, if any, decides what happens;
 //! 5. otherwise the platform applies the call and answers.
 
@@ -25,6 +26,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -268,6 +272,27 @@ pub trait Platform: Send + 'static {
     fn rate_limit(&self) -> Option<u32> {
         None
     }
+
+    /// The limit the simulator starts with. By default a one-second window of
+    /// [`Platform::rate_limit`] requests; a platform documented with a leaky bucket (Prive,
+    /// Recharge) overrides this instead, so that bursts behave as on the real API.
+    fn rate_limiter(&self) -> Option<RateLimit> {
+        self.rate_limit().map(RateLimit::PerSecond)
+    }
+}
+
+/// How a simulator limits authorised requests (see [`Simulator::set_rate_limiter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimit {
+    /// At most this many requests in any sliding one-second window.
+    PerSecond(u32),
+    /// A leaky bucket: each request adds one unit, the bucket drains `drain_per_second` units a
+    /// second, and a request that would overflow `capacity` is refused. A full burst of
+    /// `capacity` passes at once; after that, requests pass at the drain rate.
+    LeakyBucket {
+        capacity: u32,
+        drain_per_second: u32,
+    },
 }
 
 /// A simulated platform served over HTTP on `127.0.0.1:<random port>`.
@@ -289,7 +314,7 @@ struct Shared<P> {
     platform: P,
     requests: Vec<RecordedRequest>,
     faults: Vec<Fault>,
-    limiter: RateWindow,
+    limiter: Limiter,
 }
 
 /// What the request handler needs: the state and a way to learn of shutdown.
@@ -315,12 +340,12 @@ impl<P: Platform> Simulator<P> {
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let addr = listener.local_addr()?;
-        let limit = platform.rate_limit();
+        let limit = platform.rate_limiter();
         let shared = Arc::new(Mutex::new(Shared {
             platform,
             requests: Vec::new(),
             faults: Vec::new(),
-            limiter: RateWindow::new(limit),
+            limiter: Limiter::new(limit),
         }));
         let (shutdown_tx, shutdown_rx) = watch::channel(());
         let app = App {
@@ -373,9 +398,15 @@ impl<P: Platform> Simulator<P> {
     }
 
     /// Changes the requests-per-second limit (`None` removes it), for tests that need to send a
-    /// burst or to hit the limit sooner.
+    /// burst or to hit the limit sooner. This replaces a leaky bucket with a one-second window;
+    /// see [`Simulator::set_rate_limiter`] to keep a bucket.
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
-        self.lock().limiter = RateWindow::new(per_second);
+        self.set_rate_limiter(per_second.map(RateLimit::PerSecond));
+    }
+
+    /// Replaces the rate limit with a fresh (empty) one of any kind; `None` removes it.
+    pub fn set_rate_limiter(&self, limit: Option<RateLimit>) {
+        self.lock().limiter = Limiter::new(limit);
     }
 
     /// Runs `f` on the platform's state under the lock (for the platform files' seeding and
@@ -522,6 +553,71 @@ impl<P: Platform> Shared<P> {
     }
 }
 
+/// The rate limit in force, with its bookkeeping.
+enum Limiter {
+    Unlimited,
+    Window(RateWindow),
+    Bucket(LeakyBucket),
+}
+
+impl Limiter {
+    fn new(limit: Option<RateLimit>) -> Limiter {
+        match limit {
+            None => Limiter::Unlimited,
+            Some(RateLimit::PerSecond(per_second)) => {
+                Limiter::Window(RateWindow::new(Some(per_second)))
+            }
+            Some(RateLimit::LeakyBucket {
+                capacity,
+                drain_per_second,
+            }) => Limiter::Bucket(LeakyBucket::new(capacity, drain_per_second)),
+        }
+    }
+
+    /// Whether a request arriving at `now` passes; a passing request is counted.
+    fn admit(&mut self, now: Instant) -> bool {
+        match self {
+            Limiter::Unlimited => true,
+            Limiter::Window(window) => window.admit(now),
+            Limiter::Bucket(bucket) => bucket.admit(now),
+        }
+    }
+}
+
+/// A leaky bucket (see [`RateLimit::LeakyBucket`]). Refused requests add nothing, so a client
+/// that backs off gets through as soon as one unit has drained.
+struct LeakyBucket {
+    capacity: f64,
+    drain_per_second: f64,
+    /// Units in the bucket as of `updated`.
+    level: f64,
+    updated: Option<Instant>,
+}
+
+impl LeakyBucket {
+    fn new(capacity: u32, drain_per_second: u32) -> LeakyBucket {
+        LeakyBucket {
+            capacity: f64::from(capacity),
+            drain_per_second: f64::from(drain_per_second),
+            level: 0.0,
+            updated: None,
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> bool {
+        if let Some(updated) = self.updated {
+            let drained = now.duration_since(updated).as_secs_f64() * self.drain_per_second;
+            self.level = (self.level - drained).max(0.0);
+        }
+        self.updated = Some(now);
+        if self.level + 1.0 > self.capacity {
+            return false;
+        }
+        self.level += 1.0;
+        true
+    }
+}
+
 /// A sliding one-second window: at most `limit` admitted requests in any second.
 /// Rejected requests do not count against the window.
 struct RateWindow {
@@ -589,6 +685,24 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{:016x}", rand::random::<u64>())
 }
 
+/// A timestamp as JavaScript's `Date.toISOString()` writes it, which is what Node-based APIs
+/// (Smartrr, Prive) answer: UTC, always milliseconds, `Z` (`2026-11-24T16:00:00.000Z`).
+pub fn js_iso(ts: Timestamp) -> String {
+    ts.to_zoned(TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The UTC calendar date of a timestamp: what a `YYYY-MM-DD` in a path or body refers to.
+pub fn utc_date(ts: Timestamp) -> Date {
+    ts.to_zoned(TimeZone::UTC).date()
+}
+
+/// Strict `YYYY-MM-DD`: jiff's `%m` alone would also take `2026-1-5`, which real APIs refuse.
+pub fn parse_ymd(s: &str) -> Option<Date> {
+    (s.len() == 10).then(|| Date::strptime("%Y-%m-%d", s).ok())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,5 +728,51 @@ mod tests {
         assert!(!w.admit(t0 + Duration::from_millis(1050)));
         assert!(w.admit(t0 + Duration::from_millis(1100)));
         assert!(RateWindow::new(None).admit(t0));
+    }
+
+    #[test]
+    fn leaky_bucket_takes_a_burst_then_the_drain_rate() {
+        let mut bucket = LeakyBucket::new(3, 2);
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| bucket.admit(t0)));
+        assert!(!bucket.admit(t0));
+        // Half a unit drained: still full.
+        assert!(!bucket.admit(t0 + Duration::from_millis(250)));
+        // One unit drained: one more passes, then none.
+        assert!(bucket.admit(t0 + Duration::from_millis(500)));
+        assert!(!bucket.admit(t0 + Duration::from_millis(500)));
+        // Fully drained after capacity / rate seconds, and it never goes below empty.
+        let later = t0 + Duration::from_secs(60);
+        assert!((0..3).all(|_| bucket.admit(later)));
+        assert!(!bucket.admit(later));
+    }
+
+    #[test]
+    fn limiter_kinds() {
+        let t0 = Instant::now();
+        let mut none = Limiter::new(None);
+        assert!((0..1000).all(|_| none.admit(t0)));
+        let mut window = Limiter::new(Some(RateLimit::PerSecond(1)));
+        assert!(window.admit(t0));
+        assert!(!window.admit(t0));
+        let mut bucket = Limiter::new(Some(RateLimit::LeakyBucket {
+            capacity: 2,
+            drain_per_second: 1,
+        }));
+        assert!(bucket.admit(t0) && bucket.admit(t0));
+        assert!(!bucket.admit(t0));
+    }
+
+    #[test]
+    fn dates() {
+        let ts: Timestamp = "2026-11-24T16:00:00Z".parse().unwrap();
+        assert_eq!(js_iso(ts), "2026-11-24T16:00:00.000Z");
+        let ts: Timestamp = "2026-11-24T23:30:00.25-05:00".parse().unwrap();
+        assert_eq!(js_iso(ts), "2026-11-25T04:30:00.250Z");
+        assert_eq!(utc_date(ts).to_string(), "2026-11-25");
+        assert_eq!(parse_ymd("2026-12-08").unwrap().to_string(), "2026-12-08");
+        for bad in ["2026-1-5", "2026-02-30", "tomorrow", "2026-12-08T00:00:00Z"] {
+            assert!(parse_ymd(bad).is_none(), "{bad}");
+        }
     }
 }

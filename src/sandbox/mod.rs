@@ -12,9 +12,15 @@
 mod common;
 mod loop_sim;
 mod postscript;
+mod prive;
+mod recharge;
 mod skio;
+mod smartrr;
 
-pub use common::{Fault, FaultKind, RecordedRequest, Simulator};
+pub use common::{Fault, FaultKind, RateLimit, RecordedRequest, Simulator};
 pub use loop_sim::{LoopCustomer, LoopSim, LoopSub};
 pub use postscript::{PostscriptSim, SimSubscriber};
+pub use prive::{PriveSim, PriveSub};
+pub use recharge::{RechargeSim, RechargeSub};
 pub use skio::{SkioSim, SkioSub};
+pub use smartrr::{SmartrrSim, SmartrrSub};

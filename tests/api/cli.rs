@@ -167,3 +167,74 @@ mod reqwest {
             .block_on(async { ::reqwest::get(url).await.unwrap().status().as_u16() })
     }
 }
+
+#[test]
+fn rules_check_passes_the_shipped_rules() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/keywords");
+    let out = keyroute()
+        .args(["rules", "check", shipped])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn rules_check_names_file_line_and_fix_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("en.toml"),
+        "language = \"en\"\n\n[[rules]]\nname = \"skip\"\naction = \"skp\"\nkeywords = [\"skip\"]\n\n[[rules]]\nname = \"wait\"\naction = \"delay\"\nkeywords = [\"stop\"]\ndefault_days = 30\nmax_days = 10\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("fr.toml"), "language = \"fr\"\n[[rules]\n").unwrap();
+    let out = keyroute()
+        .args(["rules", "check", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("en.toml:5: unknown action \"skp\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fix: use one of skip, delay, help, undo"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("en.toml:11:") && stdout.contains("opt-out word"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("default_days (30) is greater than max_days (10)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fr.toml:2:"),
+        "a syntax error names its line: {stdout}"
+    );
+    // A server refuses to start on such rules, naming the problem.
+    let cfg = dir.path().join("k.toml");
+    std::fs::write(
+        &cfg,
+        format!("[keywords]\ndir = \"{}\"\n", dir.path().display()),
+    )
+    .unwrap();
+    let out = keyroute()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "match",
+            "--shop",
+            "s",
+            "skip",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skp"));
+}

@@ -7,7 +7,10 @@ use std::time::Duration;
 use jiff::{Timestamp, ToSpan};
 use keyroute::app::{App, Options};
 use keyroute::config::Config;
-use keyroute::sandbox::{LoopSim, LoopSub, PostscriptSim, SimSubscriber, SkioSim, SkioSub};
+use keyroute::sandbox::{
+    LoopSim, LoopSub, PostscriptSim, PriveSim, PriveSub, RechargeSim, RechargeSub, SimSubscriber,
+    SkioSim, SkioSub, SmartrrSim, SmartrrSub,
+};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -28,6 +31,25 @@ pub const LOOP_PHONE: &str = "+15555550202";
 pub const LOOP_SUBSCRIBER: &str = "s_loop0002";
 pub const LOOP_SUB: i64 = 41001;
 pub const LOOP_CUSTOMER: i64 = 7_000_001;
+/// One shop per newer platform, each listing only that platform.
+pub const SHOP_SMARTRR: &str = "shop_smartrr";
+pub const SHOP_PRIVE: &str = "shop_prive";
+pub const SHOP_RECHARGE: &str = "shop_recharge";
+pub const SMARTRR_TOKEN: &str = "smartrr-test-token";
+pub const PRIVE_TOKEN: &str = "prive-test-token";
+pub const RECHARGE_TOKEN: &str = "recharge-test-token";
+/// The shopper of the three newer platforms: found through the Postscript subscriber's email
+/// (and Shopify id, for Prive).
+pub const OTHER_PHONE: &str = "+15555550404";
+pub const OTHER_SUBSCRIBER: &str = "s_other0004";
+pub const OTHER_EMAIL: &str = "Other.Shopper@example.com";
+pub const OTHER_CUSTOMER: i64 = 7_000_004;
+pub const SMARTRR_SUB: &str = "ps_501";
+pub const SMARTRR_CUST_REL: &str = "cr_77";
+pub const PRIVE_SUB: &str = "prv_601";
+pub const RECHARGE_SUB: i64 = 701;
+pub const RECHARGE_CUSTOMER: i64 = 88;
+
 /// Nobody's subscriber.
 pub const NOBODY_PHONE: &str = "+15555550303";
 pub const NOBODY_SUBSCRIBER: &str = "s_nobody003";
@@ -37,6 +59,9 @@ pub struct TestApp {
     pub postscript: PostscriptSim,
     pub skio: SkioSim,
     pub loop_: LoopSim,
+    pub smartrr: SmartrrSim,
+    pub prive: PriveSim,
+    pub recharge: RechargeSim,
     pub db_url: String,
     pub http: reqwest::Client,
     /// The next order of both seeded subscriptions: ten days from now at 16:00 UTC.
@@ -51,6 +76,8 @@ pub struct Timing {
     /// The shop's `multiple`: "next" or "all".
     pub multiple: &'static str,
     pub lookup_timeout_ms: u64,
+    /// Extra keys for the Recharge shop's platform table (rate overrides).
+    pub recharge_rate: Option<String>,
 }
 
 impl Default for Timing {
@@ -59,6 +86,7 @@ impl Default for Timing {
             lease_seconds: 30,
             multiple: "next",
             lookup_timeout_ms: 2000,
+            recharge_rate: None,
         }
     }
 }
@@ -74,6 +102,9 @@ pub async fn spawn_app_with(timing: Timing) -> TestApp {
     postscript.set_webhook_token(WEBHOOK_TOKEN);
     let skio = SkioSim::start(SKIO_TOKEN).await;
     let loop_ = LoopSim::start(LOOP_TOKEN).await;
+    let smartrr = SmartrrSim::start(SMARTRR_TOKEN).await;
+    let prive = PriveSim::start(PRIVE_TOKEN).await;
+    let recharge = RechargeSim::start(RECHARGE_TOKEN).await;
 
     let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let next_billing = today
@@ -113,6 +144,39 @@ pub async fn spawn_app_with(timing: Timing) -> TestApp {
         shopify_customer_id: Some(LOOP_CUSTOMER),
     });
     postscript.add_subscriber(SimSubscriber {
+        id: OTHER_SUBSCRIBER.into(),
+        phone: OTHER_PHONE.into(),
+        email: Some(OTHER_EMAIL.into()),
+        shopify_customer_id: Some(OTHER_CUSTOMER),
+    });
+    smartrr.add_subscription(SmartrrSub {
+        id: SMARTRR_SUB.into(),
+        cust_rel_id: SMARTRR_CUST_REL.into(),
+        email: OTHER_EMAIL.to_lowercase(),
+        status: "ACTIVE".into(),
+        next_billing,
+        interval_days: 30,
+    });
+    prive.add_subscription(PriveSub {
+        id: PRIVE_SUB.into(),
+        subscriber_external_id: Some(OTHER_CUSTOMER.to_string()),
+        email: Some(OTHER_EMAIL.to_lowercase()),
+        status: "ACTIVE".into(),
+        next_billing,
+        interval_days: 30,
+    });
+    recharge.add_subscription(RechargeSub {
+        id: RECHARGE_SUB,
+        customer_id: RECHARGE_CUSTOMER,
+        email: OTHER_EMAIL.to_lowercase(),
+        address_id: 9,
+        status: "active".into(),
+        next_charge: next_billing
+            .to_zoned(jiff::tz::TimeZone::get(TZ).unwrap())
+            .date(),
+        interval_days: 30,
+    });
+    postscript.add_subscriber(SimSubscriber {
         id: NOBODY_SUBSCRIBER.into(),
         phone: NOBODY_PHONE.into(),
         email: Some("nobody@example.com".into()),
@@ -124,6 +188,9 @@ pub async fn spawn_app_with(timing: Timing) -> TestApp {
         postscript,
         skio,
         loop_,
+        smartrr,
+        prive,
+        recharge,
         db_url,
         http: reqwest::Client::new(),
         next_billing,
@@ -171,6 +238,40 @@ base_url = "{skio}"
 [shops.platforms.loop]
 api_token = "{LOOP_TOKEN}"
 base_url = "{loop_}"
+
+[[shops]]
+id = "{SHOP_SMARTRR}"
+timezone = "{TZ}"
+[shops.postscript]
+api_key = "{API_KEY}"
+webhook_token = "{WEBHOOK_TOKEN}"
+base_url = "{ps}"
+[shops.platforms.smartrr]
+api_token = "{SMARTRR_TOKEN}"
+base_url = "{smartrr}"
+
+[[shops]]
+id = "{SHOP_PRIVE}"
+timezone = "{TZ}"
+[shops.postscript]
+api_key = "{API_KEY}"
+webhook_token = "{WEBHOOK_TOKEN}"
+base_url = "{ps}"
+[shops.platforms.prive]
+api_token = "{PRIVE_TOKEN}"
+base_url = "{prive}"
+
+[[shops]]
+id = "{SHOP_RECHARGE}"
+timezone = "{TZ}"
+[shops.postscript]
+api_key = "{API_KEY}"
+webhook_token = "{WEBHOOK_TOKEN}"
+base_url = "{ps}"
+[shops.platforms.recharge]
+api_token = "{RECHARGE_TOKEN}"
+base_url = "{recharge}"
+{recharge_rate}
 "#,
             db = self.db_url,
             lease = timing.lease_seconds,
@@ -179,6 +280,10 @@ base_url = "{loop_}"
             ps = self.postscript.base_url(),
             skio = self.skio.base_url(),
             loop_ = self.loop_.base_url(),
+            smartrr = self.smartrr.base_url(),
+            prive = self.prive.base_url(),
+            recharge = self.recharge.base_url(),
+            recharge_rate = timing.recharge_rate.clone().unwrap_or_default(),
         )
     }
 
@@ -248,16 +353,21 @@ base_url = "{loop_}"
 
 /// A `shop.incoming_message` payload like Postscript's.
 pub fn payload(id: &str, subscriber: &str, from: &str, text: &str) -> Value {
+    payload_for(SHOP, id, subscriber, from, text)
+}
+
+/// The same for another of the test shops.
+pub fn payload_for(shop: &str, id: &str, subscriber: &str, from: &str, text: &str) -> Value {
     json!({
         "webhook_id": "89066f0a-eb36-4ed8-b98c-606e6dcac715",
         "resource_type": "shop",
-        "resource_id": SHOP,
+        "resource_id": shop,
         "event_time": "2021-11-04T21:52:41.025455",
         "event": "shop.incoming_message",
         "event_data": {
             "id": id,
             "subscriber_id": subscriber,
-            "shop_id": SHOP,
+            "shop_id": shop,
             "is_opt_out": false,
             "shopify_customer_id": null,
             "from_number": from,

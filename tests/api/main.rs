@@ -5,4 +5,5 @@ mod cli;
 mod flows;
 mod helpers;
 mod owners;
+mod platforms;
 mod webhook;

@@ -249,7 +249,10 @@ async fn undo_puts_a_skipped_order_back_once() {
     let skipped_to = before.checked_add(30.days()).unwrap();
     let sets = t.skio.requests_for("set_date");
     assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0].json().unwrap()["variables"]["date"], before.to_string());
+    assert_eq!(
+        sets[0].json().unwrap()["variables"]["date"],
+        before.to_string()
+    );
     let e = &events_of(&t, "order_unskipped")[0];
     assert_eq!(
         e["properties"],
@@ -279,10 +282,17 @@ async fn undo_reverses_a_delay_on_loop() {
     send(&t, LOOP_SUBSCRIBER, LOOP_PHONE, "delay 2 weeks").await;
     send(&t, LOOP_SUBSCRIBER, LOOP_PHONE, "never mind").await;
     let e = &events_of(&t, "order_unskipped")[0];
-    assert_eq!(e["properties"]["new_delivery_date"], t.next_date().to_string());
+    assert_eq!(
+        e["properties"]["new_delivery_date"],
+        t.next_date().to_string()
+    );
     assert_eq!(e["properties"]["platform"], "loop");
     let sub = t.loop_.subscription(LOOP_SUB).unwrap();
-    assert_eq!(sub.next_billing_epoch, t.next_billing.as_second(), "back to the original instant");
+    assert_eq!(
+        sub.next_billing_epoch,
+        t.next_billing.as_second(),
+        "back to the original instant"
+    );
 }
 
 #[tokio::test]
@@ -291,5 +301,8 @@ async fn undo_with_nothing_to_undo_is_not_allowed() {
     send(&t, SKIO_SUBSCRIBER, SKIO_PHONE, "undo").await;
     assert!(t.skio.requests_for("set_date").is_empty());
     let e = &events_of(&t, "keyword_action_failed")[0];
-    assert_eq!(e["properties"], json!({"action": "undo", "reason": "not_allowed", "keyword": "undo"}));
+    assert_eq!(
+        e["properties"],
+        json!({"action": "undo", "reason": "not_allowed", "keyword": "undo"})
+    );
 }
