@@ -719,6 +719,13 @@ impl Attempt<'_> {
             external_id: format!("keyroute-{}-{}-{}", self.message.id, o.seq, event_type),
             properties,
         };
+        // With keyroute_platform_calls_total, this gives calls per action per platform.
+        metrics::counter!(
+            "keyroute_outcomes_total",
+            "event" => event_type.to_owned(),
+            "platform" => o.platform.clone().unwrap_or_else(|| "none".to_owned()),
+        )
+        .increment(1);
         o.event_type = Some(event_type.to_owned());
         o.event_body = Some(serde_json::to_string(&event).expect("event serialises"));
         o.event_state = EventState::Pending;

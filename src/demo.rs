@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 use crate::app::{App, Options};
 use crate::config::Config;
-use crate::sandbox::{LoopSim, LoopSub, PostscriptSim, SimSubscriber, SkioSim, SkioSub};
+use crate::sandbox::{
+    LoopSim, LoopSub, PostscriptSim, PriveSim, PriveSub, RechargeSim, RechargeSub, SimSubscriber,
+    SkioSim, SkioSub, SmartrrSim, SmartrrSub,
+};
 use crate::telemetry::mask_phone;
 
 const SHOP: &str = "shop_demo";
@@ -19,6 +22,9 @@ const WEBHOOK_TOKEN: &str = "demo-webhook-token";
 const API_KEY: &str = "sk_demo";
 const SKIO_TOKEN: &str = "demo-skio";
 const LOOP_TOKEN: &str = "demo-loop";
+const SMARTRR_TOKEN: &str = "demo-smartrr";
+const PRIVE_TOKEN: &str = "demo-prive";
+const RECHARGE_TOKEN: &str = "demo-recharge";
 const TZ: &str = "America/New_York";
 
 /// The replies the demo sends, in order (bundled with the binary).
@@ -36,7 +42,7 @@ struct DemoShopper {
     phone: String,
     subscriber_id: String,
     email: String,
-    /// `skio`, `loop` or absent (no subscription anywhere).
+    /// `skio`, `loop`, `smartrr`, `prive`, `recharge`, or absent (no subscription anywhere).
     platform: Option<String>,
     /// Days from today to the next order.
     next_in_days: i64,
@@ -60,6 +66,13 @@ pub async fn run() -> anyhow::Result<()> {
     postscript.set_webhook_token(WEBHOOK_TOKEN);
     let skio = SkioSim::start(SKIO_TOKEN).await;
     let loop_ = LoopSim::start(LOOP_TOKEN).await;
+    let smartrr = SmartrrSim::start(SMARTRR_TOKEN).await;
+    let prive = PriveSim::start(PRIVE_TOKEN).await;
+    let recharge = RechargeSim::start(RECHARGE_TOKEN).await;
+    // The demo shows keyroute's own throttling, not the simulated vendors' buckets.
+    recharge.set_rate_limiter(None);
+    prive.set_rate_limiter(None);
+    let tz = jiff::tz::TimeZone::get(TZ)?;
     let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
     for (n, s) in script.shopper.iter().enumerate() {
         let next = today
@@ -92,6 +105,31 @@ pub async fn run() -> anyhow::Result<()> {
                 next_billing_epoch: next.as_second(),
                 interval_days: 30,
             }),
+            Some("smartrr") => smartrr.add_subscription(SmartrrSub {
+                id: format!("ps_{n}"),
+                cust_rel_id: format!("cr_{n}"),
+                email: s.email.clone(),
+                status: "ACTIVE".into(),
+                next_billing: next,
+                interval_days: 30,
+            }),
+            Some("prive") => prive.add_subscription(PriveSub {
+                id: format!("prv_{n}"),
+                subscriber_external_id: Some(customer.to_string()),
+                email: Some(s.email.clone()),
+                status: "ACTIVE".into(),
+                next_billing: next,
+                interval_days: 30,
+            }),
+            Some("recharge") => recharge.add_subscription(RechargeSub {
+                id: 700 + n as i64,
+                customer_id: 800 + n as i64,
+                email: s.email.clone(),
+                address_id: 1,
+                status: "active".into(),
+                next_charge: next.to_zoned(tz.clone()).date(),
+                interval_days: 30,
+            }),
             _ => {}
         }
     }
@@ -120,16 +158,29 @@ base_url = "{skio}"
 [shops.platforms.loop]
 api_token = "{LOOP_TOKEN}"
 base_url = "{lp}"
+[shops.platforms.smartrr]
+api_token = "{SMARTRR_TOKEN}"
+base_url = "{smartrr}"
+[shops.platforms.prive]
+api_token = "{PRIVE_TOKEN}"
+base_url = "{prive}"
+[shops.platforms.recharge]
+api_token = "{RECHARGE_TOKEN}"
+base_url = "{recharge}"
 "#,
         db = dir.display(),
         ps = postscript.base_url(),
         skio = skio.base_url(),
         lp = loop_.base_url(),
+        smartrr = smartrr.base_url(),
+        prive = prive.base_url(),
+        recharge = recharge.base_url(),
     ))?;
     let app = App::start(&config, Options { migrate: true }).await?;
     let http = reqwest::Client::new();
     println!(
-        "keyroute demo: shop {SHOP} ({TZ}), router on {}, simulated Postscript, Skio and Loop on loopback\n",
+        "keyroute demo: shop {SHOP} ({TZ}) on Skio, Loop, Smartrr, Prive and Recharge; router on {};\n\
+         Postscript and every platform simulated on loopback\n",
         app.base_url()
     );
 
@@ -202,10 +253,10 @@ base_url = "{lp}"
             let what = match (o.state, o.platform.as_deref()) {
                 (crate::store::OutcomeState::Done, Some(p)) => format!(
                     "{p} {} subscription {}: next order {} -> {}",
-                    if o.action == "skip" {
-                        "skipped"
-                    } else {
-                        "rescheduled"
+                    match o.action.as_str() {
+                        "skip" => "skipped",
+                        "undo" => "restored",
+                        _ => "rescheduled",
                     },
                     o.subscription_id.as_deref().unwrap_or("?"),
                     o.previous_date.as_deref().unwrap_or("?"),
@@ -231,12 +282,19 @@ base_url = "{lp}"
         }
         println!();
     }
+    let count = |op: &str| {
+        skio.requests_for(op).len()
+            + loop_.requests_for(op).len()
+            + smartrr.requests_for(op).len()
+            + prive.requests_for(op).len()
+            + recharge.requests_for(op).len()
+    };
     println!(
         "Done: {} replies, {} events sent, {} skip(s) and {} date change(s) made on the platforms.",
         script.message.len(),
         postscript.events().len(),
-        skio.requests_for("skip").len() + loop_.requests_for("skip").len(),
-        skio.requests_for("set_date").len() + loop_.requests_for("set_date").len(),
+        count("skip"),
+        count("set_date"),
     );
     app.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -227,6 +227,22 @@ impl PlatformClient {
         self
     }
 
+    /// One JSON call: `method path` with an optional JSON body; the answer's JSON for a 2xx,
+    /// a refusal for a 4xx (see [`Answer::json`]).
+    pub async fn json_call(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, PlatformError> {
+        let mut req = self.request(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(op, req).await?.json()
+    }
+
     /// `base + path` with the account's auth headers.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http

@@ -66,20 +66,6 @@ impl Prive {
         Self { client, tz }
     }
 
-    async fn call(
-        &self,
-        op: &'static str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, PlatformError> {
-        let mut req = self.client.request(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        self.client.send(op, req).await?.json()
-    }
-
     /// The next order is the first upcoming order not already skipped; without an upcoming
     /// list, the next billing date.
     fn to_subscription(&self, v: &Value) -> Option<Subscription> {
@@ -115,7 +101,10 @@ impl Prive {
     }
 
     async fn read(&self, id: &str) -> Result<Option<Subscription>, PlatformError> {
-        let v = self.call("get", Method::GET, &wire::one(id), None).await?;
+        let v = self
+            .client
+            .json_call("get", Method::GET, &wire::one(id), None)
+            .await?;
         Ok(self.to_subscription(&v))
     }
 }
@@ -132,7 +121,10 @@ impl Platform for Prive {
             (None, Some(email)) => wire::by_email(email),
             (None, None) => return Ok(Vec::new()),
         };
-        let page = self.call("lookup", Method::GET, &path, None).await?;
+        let page = self
+            .client
+            .json_call("lookup", Method::GET, &path, None)
+            .await?;
         Ok(page
             .get("subscriptions")
             .and_then(Value::as_array)
@@ -159,13 +151,14 @@ impl Platform for Prive {
             .cloned()
             .unwrap_or_else(|| sub.next.date.to_string());
         let body: Value = serde_json::from_str(wire::SKIP_BODY).expect("static JSON");
-        self.call(
-            "skip",
-            Method::PATCH,
-            &wire::skip(&sub.id, &day),
-            Some(body),
-        )
-        .await?;
+        self.client
+            .json_call(
+                "skip",
+                Method::PATCH,
+                &wire::skip(&sub.id, &day),
+                Some(body),
+            )
+            .await?;
         // The answer is the skipped order, not the subscription: read the new date back.
         Ok(None)
     }
@@ -173,7 +166,8 @@ impl Platform for Prive {
     async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
         let at = instant_for(date, &sub.next, &self.tz);
         let answer = self
-            .call(
+            .client
+            .json_call(
                 "set_date",
                 Method::PATCH,
                 &wire::set_date(&sub.id),

@@ -81,20 +81,6 @@ impl Recharge {
         Self { client, tz }
     }
 
-    async fn call(
-        &self,
-        op: &'static str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, PlatformError> {
-        let mut req = self.client.request(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        self.client.send(op, req).await?.json()
-    }
-
     fn to_subscription(&self, v: &Value) -> Option<Subscription> {
         if !v.get("status")?.as_str()?.eq_ignore_ascii_case("active") {
             return None;
@@ -112,7 +98,10 @@ impl Recharge {
     }
 
     async fn read(&self, id: &str) -> Result<Option<Subscription>, PlatformError> {
-        let v = self.call("get", Method::GET, &wire::one(id), None).await?;
+        let v = self
+            .client
+            .json_call("get", Method::GET, &wire::one(id), None)
+            .await?;
         Ok(v.get("subscription").and_then(|s| self.to_subscription(s)))
     }
 
@@ -122,7 +111,8 @@ impl Recharge {
             return Ok(None);
         };
         let v = self
-            .call(
+            .client
+            .json_call(
                 "charges",
                 Method::GET,
                 &wire::queued_charges(customer),
@@ -174,7 +164,8 @@ impl Platform for Recharge {
             return Ok(Vec::new());
         };
         let v = self
-            .call(
+            .client
+            .json_call(
                 "customer",
                 Method::GET,
                 &wire::customers_by_email(email),
@@ -193,7 +184,8 @@ impl Platform for Recharge {
         let mut subs = Vec::new();
         for customer in customers {
             let v = self
-                .call(
+                .client
+                .json_call(
                     "lookup",
                     Method::GET,
                     &wire::active_subscriptions(&customer),
@@ -229,20 +221,22 @@ impl Platform for Recharge {
                 detail: "no queued charge holds this subscription".into(),
             });
         };
-        self.call(
-            "skip",
-            Method::POST,
-            &wire::skip_charge(&charge),
-            Some(json!({ "purchase_item_ids": [id_value(&sub.id)] })),
-        )
-        .await?;
+        self.client
+            .json_call(
+                "skip",
+                Method::POST,
+                &wire::skip_charge(&charge),
+                Some(json!({ "purchase_item_ids": [id_value(&sub.id)] })),
+            )
+            .await?;
         // The answer is the skipped charge: read the subscription for its new date.
         Ok(None)
     }
 
     async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
         let v = self
-            .call(
+            .client
+            .json_call(
                 "set_date",
                 Method::POST,
                 &wire::set_date(&sub.id),

@@ -77,20 +77,6 @@ impl Smartrr {
         Self { client, tz }
     }
 
-    async fn call(
-        &self,
-        op: &'static str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, PlatformError> {
-        let mut req = self.client.request(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        self.client.send(op, req).await?.json()
-    }
-
     fn to_subscription(&self, cust_rel: &str, v: &Value) -> Option<Subscription> {
         if !v
             .get(wire::STATUS)?
@@ -109,7 +95,8 @@ impl Smartrr {
 
     async fn purchase_states(&self, cust_rel: &str) -> Result<Vec<Subscription>, PlatformError> {
         let list = self
-            .call("list", Method::GET, &wire::purchase_states(cust_rel), None)
+            .client
+            .json_call("list", Method::GET, &wire::purchase_states(cust_rel), None)
             .await?;
         Ok(items(list)
             .iter()
@@ -157,7 +144,8 @@ impl Platform for Smartrr {
             return Ok(Vec::new());
         };
         let orders = self
-            .call("lookup", Method::GET, &wire::orders_by_email(email), None)
+            .client
+            .json_call("lookup", Method::GET, &wire::orders_by_email(email), None)
             .await?;
         // Every order names its customer relationship; a shopper has one, rarely more.
         let rels: BTreeSet<String> = items(orders)
@@ -192,7 +180,8 @@ impl Platform for Smartrr {
     async fn skip_next(&self, sub: &Subscription) -> WriteResult {
         let rel = self.cust_rel(sub, "skip")?;
         let answer = self
-            .call("skip", Method::PUT, &wire::skip(rel, &sub.id), None)
+            .client
+            .json_call("skip", Method::PUT, &wire::skip(rel, &sub.id), None)
             .await?;
         Ok(self.written(answer))
     }
@@ -200,7 +189,8 @@ impl Platform for Smartrr {
     async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
         let rel = self.cust_rel(sub, "set_date")?;
         let answer = self
-            .call(
+            .client
+            .json_call(
                 "set_date",
                 Method::PUT,
                 &wire::set_date(rel, &sub.id),

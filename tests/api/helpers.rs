@@ -239,39 +239,6 @@ base_url = "{skio}"
 api_token = "{LOOP_TOKEN}"
 base_url = "{loop_}"
 
-[[shops]]
-id = "{SHOP_SMARTRR}"
-timezone = "{TZ}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{ps}"
-[shops.platforms.smartrr]
-api_token = "{SMARTRR_TOKEN}"
-base_url = "{smartrr}"
-
-[[shops]]
-id = "{SHOP_PRIVE}"
-timezone = "{TZ}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{ps}"
-[shops.platforms.prive]
-api_token = "{PRIVE_TOKEN}"
-base_url = "{prive}"
-
-[[shops]]
-id = "{SHOP_RECHARGE}"
-timezone = "{TZ}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{ps}"
-[shops.platforms.recharge]
-api_token = "{RECHARGE_TOKEN}"
-base_url = "{recharge}"
-{recharge_rate}
 "#,
             db = self.db_url,
             lease = timing.lease_seconds,
@@ -280,10 +247,27 @@ base_url = "{recharge}"
             ps = self.postscript.base_url(),
             skio = self.skio.base_url(),
             loop_ = self.loop_.base_url(),
-            smartrr = self.smartrr.base_url(),
-            prive = self.prive.base_url(),
-            recharge = self.recharge.base_url(),
-            recharge_rate = timing.recharge_rate.clone().unwrap_or_default(),
+        ) + &single_platform_shop(
+            SHOP_SMARTRR,
+            "smartrr",
+            SMARTRR_TOKEN,
+            &self.smartrr.base_url(),
+            "",
+            &self.postscript.base_url(),
+        ) + &single_platform_shop(
+            SHOP_PRIVE,
+            "prive",
+            PRIVE_TOKEN,
+            &self.prive.base_url(),
+            "",
+            &self.postscript.base_url(),
+        ) + &single_platform_shop(
+            SHOP_RECHARGE,
+            "recharge",
+            RECHARGE_TOKEN,
+            &self.recharge.base_url(),
+            timing.recharge_rate.as_deref().unwrap_or_default(),
+            &self.postscript.base_url(),
         )
     }
 
@@ -349,6 +333,32 @@ base_url = "{recharge}"
             .to_zoned(jiff::tz::TimeZone::get(TZ).unwrap())
             .date()
     }
+}
+
+/// A `[[shops]]` table for a shop on one platform; `extra` goes into its platform table.
+fn single_platform_shop(
+    id: &str,
+    platform: &str,
+    token: &str,
+    url: &str,
+    extra: &str,
+    postscript: &str,
+) -> String {
+    format!(
+        r#"
+[[shops]]
+id = "{id}"
+timezone = "{TZ}"
+[shops.postscript]
+api_key = "{API_KEY}"
+webhook_token = "{WEBHOOK_TOKEN}"
+base_url = "{postscript}"
+[shops.platforms.{platform}]
+api_token = "{token}"
+base_url = "{url}"
+{extra}
+"#
+    )
 }
 
 /// A `shop.incoming_message` payload like Postscript's.
