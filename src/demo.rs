@@ -28,7 +28,7 @@ const RECHARGE_TOKEN: &str = "demo-recharge";
 const TZ: &str = "America/New_York";
 
 /// The replies the demo sends, in order (bundled with the binary).
-const SCRIPT: &str = include_str!("../tests/fixtures/demo.toml");
+const SCRIPT: &str = include_str!("demo_script.toml");
 
 #[derive(Deserialize)]
 struct Script {

@@ -24,6 +24,8 @@ pub mod keywords;
 pub mod platforms;
 /// Postscript's API: custom events and subscriber lookups.
 pub mod postscript;
+/// `keyroute replay`: QA fixtures replayed against the sandbox or a staging server.
+pub mod replay;
 /// Simulated Postscript and platforms on loopback, for the demo, replay and tests.
 pub mod sandbox;
 /// The database: messages, jobs, outcomes.

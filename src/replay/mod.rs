@@ -1,0 +1,555 @@
+//! `keyroute replay`: QA replays inbound-message fixtures (format: `docs/fixtures.md`) and
+//! checks what keyroute did with each.
+//!
+//! Both modes deliver signed webhooks over HTTP and read each message's outcome back through
+//! the admin API (`GET /api/v1/messages/{id}`), so a fixture means the same thing against the
+//! in-process sandbox (`--sandbox`: a fresh world per fixture) and against a running server
+//! (`--target`: whatever world that server talks to, not reset between fixtures).
+
+pub mod fixture;
+pub mod report;
+pub mod sandbox;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jiff::ToSpan;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use fixture::{Expect, ExpectedEvent, Fixture, Found, Message, World};
+
+/// How the run is set up (from the command line).
+pub struct Options {
+    pub target: Option<String>,
+    pub paths: Vec<PathBuf>,
+    pub format: report::Format,
+    pub fresh_ids: bool,
+    pub admin_token: Option<String>,
+    pub webhook_token: Option<String>,
+    /// Sandbox only: a database to use instead of a throwaway SQLite file per fixture.
+    pub database: Option<String>,
+}
+
+/// What happened to one message, as read back.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Actual {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<u64>,
+    pub events: Vec<ExpectedEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageResult {
+    pub index: usize,
+    pub id: String,
+    pub text: String,
+    pub expected: Expect,
+    pub actual: Actual,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FixtureResult {
+    pub path: String,
+    pub description: Option<String>,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub messages: Vec<MessageResult>,
+    pub seconds: f64,
+}
+
+/// Runs every fixture and prints the report. True when every expectation held.
+pub async fn run(opts: Options) -> anyhow::Result<bool> {
+    let found = fixture::discover(&opts.paths).map_err(|e| anyhow::anyhow!(e))?;
+    anyhow::ensure!(!found.is_empty(), "no fixtures found under the given paths");
+    if opts.target.is_some() {
+        anyhow::ensure!(
+            opts.admin_token.is_some(),
+            "--target needs --admin-token (or KEYROUTE_REPLAY_ADMIN_TOKEN) to read outcomes back"
+        );
+    }
+    // Ids stay as written unless asked, or unless fixtures share one database (sandbox with
+    // --database), where a second run would otherwise meet only duplicates.
+    let run_suffix = (opts.fresh_ids || (opts.target.is_none() && opts.database.is_some()))
+        .then(|| format!("_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut progress = report::Progress::new(found.len());
+    let mut results = Vec::with_capacity(found.len());
+    for f in found {
+        let started = Instant::now();
+        let result = run_fixture(&opts, &http, &f, run_suffix.as_deref()).await;
+        let mut result = match result {
+            Ok(r) => r,
+            Err(e) => FixtureResult {
+                path: f.path.display().to_string(),
+                description: f.fixture.as_ref().ok().and_then(|x| x.description.clone()),
+                passed: false,
+                error: Some(format!("{e:#}")),
+                messages: Vec::new(),
+                seconds: 0.0,
+            },
+        };
+        result.seconds = started.elapsed().as_secs_f64();
+        progress.done(&result);
+        results.push(result);
+    }
+    progress.finish();
+    report::print(&results, opts.format)?;
+    Ok(results.iter().all(|r| r.passed))
+}
+
+/// Where deliveries go and how outcomes are read back.
+struct Endpoint<'a> {
+    base: String,
+    webhook_token: String,
+    admin_token: String,
+    sandbox: Option<&'a sandbox::Sandbox>,
+}
+
+async fn run_fixture(
+    opts: &Options,
+    http: &reqwest::Client,
+    found: &Found,
+    run_suffix: Option<&str>,
+) -> anyhow::Result<FixtureResult> {
+    let fixture = found.fixture.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, world) = found.world.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sandbox = match &opts.target {
+        Some(_) => None,
+        None => Some(sandbox::Sandbox::start(world, opts.database.as_deref()).await?),
+    };
+    let endpoint = match (&opts.target, &sandbox) {
+        (Some(url), _) => Endpoint {
+            base: url.trim_end_matches('/').to_owned(),
+            webhook_token: opts.webhook_token.clone().unwrap_or_default(),
+            admin_token: opts.admin_token.clone().unwrap_or_default(),
+            sandbox: None,
+        },
+        (None, Some(s)) => Endpoint {
+            base: s.app.base_url(),
+            webhook_token: sandbox::WEBHOOK_TOKEN.to_owned(),
+            admin_token: sandbox::ADMIN_TOKEN.to_owned(),
+            sandbox: Some(s),
+        },
+        (None, None) => unreachable!("a sandbox is started when there is no target"),
+    };
+    let outcome = play(http, &endpoint, world, fixture, &found.path, run_suffix).await;
+    if let Some(s) = sandbox {
+        s.stop().await;
+    }
+    let messages = outcome?;
+    Ok(FixtureResult {
+        path: found.path.display().to_string(),
+        description: fixture.description.clone(),
+        passed: messages.iter().all(|m| m.problems.is_empty()),
+        error: None,
+        messages,
+        seconds: 0.0,
+    })
+}
+
+async fn play(
+    http: &reqwest::Client,
+    endpoint: &Endpoint<'_>,
+    world: &World,
+    fixture: &Fixture,
+    path: &std::path::Path,
+    run_suffix: Option<&str>,
+) -> anyhow::Result<Vec<MessageResult>> {
+    let tz = jiff::tz::TimeZone::get(&world.shop.timezone)?;
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let slug: String = path
+        .with_extension("")
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .trim_matches('_')
+        .chars()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen_events: HashSet<String> = HashSet::new();
+    let mut results = Vec::new();
+    for (i, msg) in fixture.messages.iter().enumerate() {
+        let id = match (&msg.id, msg.same_id_as) {
+            (_, Some(k)) => ids.get(k.wrapping_sub(1)).cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "message {}: same_id_as = {k} names no earlier message",
+                    i + 1
+                )
+            })?,
+            (Some(id), None) => format!("{id}{}", run_suffix.unwrap_or("")),
+            (None, None) => format!("im_fx_{slug}_{}{}", i + 1, run_suffix.unwrap_or("")),
+        };
+        ids.push(id.clone());
+        let (body, id) =
+            build_body(world, msg, &id).map_err(|e| anyhow::anyhow!("message {}: {e}", i + 1))?;
+        let signature = msg
+            .signature
+            .clone()
+            .unwrap_or_else(|| endpoint.webhook_token.clone());
+        let resp = http
+            .post(format!("{}/webhooks/postscript", endpoint.base))
+            .header("content-type", "application/json")
+            .header("Postscript-Signature", signature)
+            .body(body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let answer = resp
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
+        let mut actual = Actual {
+            status,
+            answer,
+            ..Actual::default()
+        };
+        if let Some(id) = &id {
+            read_back(http, endpoint, id, &mut actual, &mut seen_events).await?;
+        }
+        let expected = resolve_dates(&msg.expect, today);
+        let problems = compare(&expected, &actual);
+        results.push(MessageResult {
+            index: i + 1,
+            id: id.unwrap_or_default(),
+            text: msg.text.clone().unwrap_or_else(|| {
+                msg.payload
+                    .as_deref()
+                    .map(|p| p.chars().take(60).collect())
+                    .unwrap_or_default()
+            }),
+            expected,
+            actual,
+            problems,
+        });
+    }
+    Ok(results)
+}
+
+/// The webhook body for a message, and the `event_data.id` it carries (when it has one).
+fn build_body(world: &World, msg: &Message, id: &str) -> Result<(Vec<u8>, Option<String>), String> {
+    if let Some(raw) = &msg.payload {
+        // A real or malformed payload goes as written, but a real one is pointed at the
+        // world's shop and, when asked, given the run's id.
+        return Ok(match serde_json::from_str::<Value>(raw) {
+            Ok(mut v) if v.get("event_data").is_some_and(Value::is_object) => {
+                v["resource_id"] = json!(world.shop.id);
+                v["event_data"]["shop_id"] = json!(world.shop.id);
+                if msg.id.is_some()
+                    || msg.same_id_as.is_some()
+                    || v["event_data"].get("id").is_some()
+                {
+                    v["event_data"]["id"] = json!(id);
+                }
+                let id = v["event_data"]
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                (serde_json::to_vec(&v).expect("json"), id)
+            }
+            _ => (raw.as_bytes().to_vec(), None),
+        });
+    }
+    let name = msg
+        .from
+        .as_deref()
+        .ok_or("needs `from` (a shopper of the world) or `payload`")?;
+    let shopper = world
+        .shopper(name)
+        .ok_or_else(|| format!("no shopper {name:?} in the world"))?;
+    let text = msg.text.as_deref().ok_or("needs `text`")?;
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string();
+    let body = json!({
+        "webhook_id": uuid::Uuid::new_v4().to_string(),
+        "resource_type": "shop",
+        "resource_id": world.shop.id,
+        "event_time": now,
+        "event": "shop.incoming_message",
+        "event_data": {
+            "id": id,
+            "subscriber_id": shopper.subscriber_id,
+            "shop_id": world.shop.id,
+            "is_opt_out": msg.opt_out,
+            "shopify_customer_id": msg.shopify_customer_id,
+            "from_number": shopper.phone,
+            "created_at": now,
+            "body": text,
+        }
+    });
+    Ok((
+        serde_json::to_vec(&body).expect("json"),
+        Some(id.to_owned()),
+    ))
+}
+
+/// Reads the message back once its jobs are done: interpretation and the events sent for it
+/// that earlier messages of the fixture had not already produced.
+async fn read_back(
+    http: &reqwest::Client,
+    endpoint: &Endpoint<'_>,
+    id: &str,
+    actual: &mut Actual,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<()> {
+    if let Some(s) = endpoint.sandbox {
+        anyhow::ensure!(s.settle().await, "jobs did not finish within 30 s");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let view = loop {
+        let resp = http
+            .get(format!("{}/api/v1/messages/{id}", endpoint.base))
+            .bearer_auth(&endpoint.admin_token)
+            .send()
+            .await?;
+        match resp.status().as_u16() {
+            404 => return Ok(()),
+            200 => {}
+            401 => anyhow::bail!("the admin API refused the admin token"),
+            s => anyhow::bail!("GET /api/v1/messages/{id}: HTTP {s}"),
+        }
+        let view: Value = resp.json().await?;
+        let finished = view["jobs"].as_array().is_none_or(|jobs| {
+            jobs.iter()
+                .all(|j| matches!(j["state"].as_str(), Some("completed" | "discarded")))
+        });
+        if finished {
+            break view;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "message {id}: jobs still running after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    actual.action = view["interpretation"]["action"].as_str().map(str::to_owned);
+    actual.days = view["interpretation"]["days"].as_u64();
+    for o in view["outcomes"].as_array().into_iter().flatten() {
+        if o["event_state"] != "sent" {
+            continue;
+        }
+        let event = &o["event"];
+        let key = event["external_id"].as_str().unwrap_or_default().to_owned();
+        if !seen.insert(key) {
+            continue;
+        }
+        actual.events.push(ExpectedEvent {
+            kind: event["type"].as_str().unwrap_or_default().to_owned(),
+            properties: event["properties"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
+
+/// `today+N` / `today-N` / `today` in expected properties become dates in the shop's zone.
+fn resolve_dates(expect: &Expect, today: jiff::civil::Date) -> Expect {
+    let mut e = expect.clone();
+    for ev in e.events.iter_mut().flatten() {
+        for v in ev.properties.values_mut() {
+            if let Some(s) = v.as_str()
+                && let Some(d) = relative_date(s, today)
+            {
+                *v = json!(d.to_string());
+            }
+        }
+    }
+    e
+}
+
+fn relative_date(s: &str, today: jiff::civil::Date) -> Option<jiff::civil::Date> {
+    let rest = s.trim().strip_prefix("today")?;
+    if rest.is_empty() {
+        return Some(today);
+    }
+    let (sign, digits) = rest.split_at(1);
+    let n: i64 = digits.trim().parse().ok()?;
+    let n = match sign {
+        "+" => n,
+        "-" => -n,
+        _ => return None,
+    };
+    today.checked_add(n.days()).ok()
+}
+
+/// Every way the actual outcome differs from what was expected.
+pub fn compare(expected: &Expect, actual: &Actual) -> Vec<String> {
+    let mut problems = Vec::new();
+    let status = expected.status.unwrap_or(200);
+    if actual.status != status {
+        problems.push(format!(
+            "HTTP status: expected {status}, got {}",
+            actual.status
+        ));
+    }
+    if let Some(answer) = &expected.answer
+        && actual.answer.as_deref() != Some(answer.as_str())
+    {
+        problems.push(format!(
+            "answer: expected {answer:?}, got {:?}",
+            actual.answer.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(action) = &expected.action {
+        let got = actual.action.as_deref().unwrap_or("none");
+        if got != action {
+            problems.push(format!("action: expected {action}, got {got}"));
+        }
+    }
+    if let Some(days) = expected.days
+        && actual.days != Some(days)
+    {
+        problems.push(format!(
+            "days: expected {days}, got {}",
+            actual.days.map_or("-".to_owned(), |d| d.to_string())
+        ));
+    }
+    if let Some(events) = &expected.events {
+        let mut unmatched: Vec<&ExpectedEvent> = actual.events.iter().collect();
+        for want in events {
+            match unmatched.iter().position(|got| event_matches(want, got)) {
+                Some(i) => {
+                    unmatched.remove(i);
+                }
+                None => problems.push(format!("missing event {}", describe_event(want, actual))),
+            }
+        }
+        for extra in unmatched {
+            problems.push(format!(
+                "unexpected event {} {}",
+                extra.kind,
+                props(&extra.properties)
+            ));
+        }
+    }
+    problems
+}
+
+/// Equal as JSON, or as text when one side is a string (`"14"` and `14`, `"41001"` and 41001):
+/// fixtures are hand-written and the contract's properties are mostly strings.
+fn scalar_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), y) | (y, Value::String(x)) if !y.is_string() => {
+            x.as_str() == y.to_string().as_str()
+        }
+        _ => a == b,
+    }
+}
+
+fn event_matches(want: &ExpectedEvent, got: &ExpectedEvent) -> bool {
+    want.kind == got.kind
+        && want
+            .properties
+            .iter()
+            .all(|(k, v)| got.properties.get(k).is_some_and(|g| scalar_eq(v, g)))
+}
+
+/// An expected event, and how the closest actual event of its type differs.
+fn describe_event(want: &ExpectedEvent, actual: &Actual) -> String {
+    let mut s = format!("{} {}", want.kind, props(&want.properties));
+    if let Some(same) = actual.events.iter().find(|e| e.kind == want.kind) {
+        let diffs: Vec<String> = want
+            .properties
+            .iter()
+            .filter(|(k, v)| !same.properties.get(*k).is_some_and(|g| scalar_eq(v, g)))
+            .map(|(k, v)| {
+                format!(
+                    "{k}: expected {v}, got {}",
+                    same.properties
+                        .get(k)
+                        .map_or("nothing".to_owned(), |g| g.to_string())
+                )
+            })
+            .collect();
+        s.push_str(&format!(" ({})", diffs.join("; ")));
+    }
+    s
+}
+
+pub(crate) fn props(p: &std::collections::BTreeMap<String, Value>) -> String {
+    let m: Map<String, Value> = p.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Value::Object(m).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, props: Value) -> ExpectedEvent {
+        ExpectedEvent {
+            kind: kind.into(),
+            properties: props
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn relative_dates_resolve_in_both_directions() {
+        let today = jiff::civil::date(2026, 11, 22);
+        assert_eq!(
+            relative_date("today+35", today).unwrap().to_string(),
+            "2026-12-27"
+        );
+        assert_eq!(
+            relative_date("today-1", today).unwrap().to_string(),
+            "2026-11-21"
+        );
+        assert_eq!(relative_date("today", today), Some(today));
+        assert_eq!(relative_date("tomorrow", today), None);
+    }
+
+    #[test]
+    fn events_match_by_type_and_given_properties_only() {
+        let actual = Actual {
+            status: 200,
+            answer: Some("accepted".into()),
+            action: Some("delay".into()),
+            days: Some(14),
+            events: vec![ev(
+                "order_delayed",
+                json!({"delay_days": 14, "platform": "skio", "keyword": "delay"}),
+            )],
+        };
+        let ok = Expect {
+            action: Some("delay".into()),
+            events: Some(vec![ev("order_delayed", json!({"delay_days": 14}))]),
+            ..Expect::default()
+        };
+        assert!(compare(&ok, &actual).is_empty());
+        let wrong = Expect {
+            events: Some(vec![ev("order_delayed", json!({"delay_days": 7}))]),
+            ..Expect::default()
+        };
+        let p = compare(&wrong, &actual);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("delay_days: expected 7, got 14"), "{p:?}");
+        let none = Expect {
+            events: Some(vec![]),
+            ..Expect::default()
+        };
+        assert!(compare(&none, &actual)[0].starts_with("unexpected event order_delayed"));
+    }
+}
