@@ -23,7 +23,7 @@ use crate::platforms::{NextDate, Platform, PlatformError, PlatformKind, Shopper,
 use crate::postscript::{Event, PostscriptAccount, PostscriptError, SubscriberCache, occurred_at};
 use crate::store::outcomes::RecordError;
 use crate::store::{EventState, JobGuard, Outcome, OutcomeState, Store, StoredMessage};
-use crate::telemetry::mask_phone;
+use crate::telemetry::mask_email;
 
 /// Everything keyroute knows about one configured shop, built once at start-up.
 pub struct Shop {
@@ -46,11 +46,6 @@ pub struct Shop {
 impl Shop {
     fn platform(&self, kind: PlatformKind) -> Option<&Arc<dyn Platform>> {
         self.platforms.iter().find(|p| p.kind() == kind)
-    }
-
-    /// Today's date where the shop is.
-    pub fn today(&self) -> Date {
-        jiff::Timestamp::now().to_zoned(self.tz.clone()).date()
     }
 }
 
@@ -394,6 +389,11 @@ impl Attempt<'_> {
             if shopper.shopify_customer_id.is_none() {
                 shopper.shopify_customer_id = sub.shopify_customer_id;
             }
+            tracing::debug!(
+                email = shopper.email.as_deref().map(mask_email).unwrap_or_default(),
+                shopify_customer = shopper.shopify_customer_id.is_some(),
+                "shopper identified through Postscript"
+            );
         }
         Ok(shopper)
     }
@@ -778,11 +778,6 @@ pub fn choose_targets(mut subs: Vec<Subscription>, multiple: Multiple) -> Vec<Su
         subs.retain(|s| s.next.date == first);
     }
     subs
-}
-
-/// For log lines: the shopper's phone, masked.
-pub fn describe(message: &StoredMessage) -> String {
-    format!("{} from {}", message.id, mask_phone(&message.from_number))
 }
 
 #[cfg(test)]

@@ -54,10 +54,6 @@ impl PlatformKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<PlatformKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     pub fn default_base_url(self) -> &'static str {
         match self {
             PlatformKind::Loop => "https://api.loopsubscriptions.com",

@@ -78,14 +78,6 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     /// Applies the embedded migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.backend {
@@ -111,9 +103,4 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// The first unique-constraint violation in an error, if that is what it is.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
