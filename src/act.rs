@@ -206,6 +206,9 @@ impl Attempt<'_> {
         if action == Action::Undo {
             return self.plan_undo(intent).await;
         }
+        if action == Action::Help {
+            return self.plan_help(intent).await;
+        }
         let shopper = self.identify().await?;
         let subs = self.find_subscriptions(&shopper).await?;
         let earliest = subs.iter().map(|s| s.next.date).min();
@@ -218,17 +221,6 @@ impl Attempt<'_> {
                 reason::NO_SUBSCRIPTION,
                 "no active subscription on any configured platform",
             )]);
-        }
-        if action == Action::Help {
-            let mut o = self.blank(0, action);
-            o.state = OutcomeState::Done;
-            let mut props = Map::new();
-            if let Some(d) = earliest {
-                props.insert("next_delivery_date".into(), json!(d.to_string()));
-            }
-            props.insert("keyword".into(), json!(keyword(intent)));
-            self.set_event(&mut o, "keyword_help", props);
-            return Ok(vec![o]);
         }
         if action == Action::Delay
             && let (Some(days), Some(max)) = (intent.days, intent.max_days)
@@ -281,6 +273,34 @@ impl Attempt<'_> {
             out.push(o);
         }
         Ok(out)
+    }
+
+    /// HELP can always be answered: `keyword_help`, with the next delivery date when it can be
+    /// learned (a shopper with no subscription, or platforms still down on the last attempt,
+    /// get the help text without a date).
+    async fn plan_help(&self, intent: &StoredIntent) -> Result<Vec<Outcome>, ActError> {
+        let found = async {
+            let shopper = self.identify().await?;
+            self.find_subscriptions(&shopper).await
+        }
+        .await;
+        let subs = match found {
+            Ok(subs) => subs,
+            Err(ActError::Retry { detail, .. }) if self.last_attempt => {
+                tracing::warn!(error = %detail, "answering HELP without the next date");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let mut o = self.blank(0, Action::Help);
+        o.state = OutcomeState::Done;
+        let mut props = Map::new();
+        if let Some(d) = subs.iter().map(|s| s.next.date).min() {
+            props.insert("next_delivery_date".into(), json!(d.to_string()));
+        }
+        props.insert("keyword".into(), json!(keyword(intent)));
+        self.set_event(&mut o, "keyword_help", props);
+        Ok(vec![o])
     }
 
     /// UNDO: set each subscription of the shopper's last skip or delay (within the window)

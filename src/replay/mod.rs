@@ -84,9 +84,11 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         .build()?;
     let mut progress = report::Progress::new(found.len());
     let mut results = Vec::with_capacity(found.len());
-    for f in found {
+    for (n, f) in found.into_iter().enumerate() {
         let started = Instant::now();
-        let result = run_fixture(&opts, &http, &f, run_suffix.as_deref()).await;
+        // Per fixture too: two fixtures may carry the same real payload id.
+        let suffix = run_suffix.as_ref().map(|s| format!("{s}_{n}"));
+        let result = run_fixture(&opts, &http, &f, suffix.as_deref()).await;
         let mut result = match result {
             Ok(r) => r,
             Err(e) => FixtureResult {
@@ -196,8 +198,8 @@ async fn play(
             (None, None) => format!("im_fx_{slug}_{}{}", i + 1, run_suffix.unwrap_or("")),
         };
         ids.push(id.clone());
-        let (body, id) =
-            build_body(world, msg, &id).map_err(|e| anyhow::anyhow!("message {}: {e}", i + 1))?;
+        let (body, id) = build_body(world, msg, &id, run_suffix)
+            .map_err(|e| anyhow::anyhow!("message {}: {e}", i + 1))?;
         let signature = msg
             .signature
             .clone()
@@ -243,19 +245,28 @@ async fn play(
 }
 
 /// The webhook body for a message, and the `event_data.id` it carries (when it has one).
-fn build_body(world: &World, msg: &Message, id: &str) -> Result<(Vec<u8>, Option<String>), String> {
+fn build_body(
+    world: &World,
+    msg: &Message,
+    id: &str,
+    run_suffix: Option<&str>,
+) -> Result<(Vec<u8>, Option<String>), String> {
     if let Some(raw) = &msg.payload {
         // A real or malformed payload goes as written, but a real one is pointed at the
-        // world's shop and, when asked, given the run's id.
+        // world's shop. Its id changes only when asked: an explicit `id` or `same_id_as`, or
+        // a run suffix on a non-empty id (an empty or odd id is often the point of the fixture).
         return Ok(match serde_json::from_str::<Value>(raw) {
             Ok(mut v) if v.get("event_data").is_some_and(Value::is_object) => {
                 v["resource_id"] = json!(world.shop.id);
                 v["event_data"]["shop_id"] = json!(world.shop.id);
-                if msg.id.is_some()
-                    || msg.same_id_as.is_some()
-                    || v["event_data"].get("id").is_some()
-                {
+                let written = v["event_data"]["id"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned);
+                if msg.id.is_some() || msg.same_id_as.is_some() {
                     v["event_data"]["id"] = json!(id);
+                } else if let (Some(written), Some(suffix)) = (written, run_suffix) {
+                    v["event_data"]["id"] = json!(format!("{written}{suffix}"));
                 }
                 let id = v["event_data"]
                     .get("id")

@@ -6,4 +6,5 @@ mod flows;
 mod helpers;
 mod owners;
 mod platforms;
+mod replay;
 mod webhook;
