@@ -217,9 +217,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Demo => {
-            crate::telemetry::init("warn");
-            runtime()?.block_on(crate::demo::run())?;
-            Ok(ExitCode::SUCCESS)
+            crate::telemetry::init("error");
+            let as_expected = runtime()?.block_on(crate::demo::run())?;
+            Ok(if as_expected {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -1,326 +1,196 @@
-//! `keyroute demo`: the whole path of a reply, offline. Starts simulated Postscript, Skio and
-//! Loop on loopback, seeds a few shoppers, starts the real router against them on a throwaway
-//! SQLite database, sends the bundled demo replies as signed webhooks, and prints what
-//! happened to each.
+//! `keyroute demo`: the whole path of a reply, offline. Replays a tour of the bundled fixture
+//! library (`tests/fixtures`, compiled into the binary so the demo runs anywhere) through the
+//! QA replay machinery: for each fixture, simulated Postscript and the five platforms are
+//! seeded from the fixtures' world, the real router starts on a fresh SQLite database, signed
+//! webhooks go in, and what came out is printed and checked against the fixture.
 
-use std::time::Duration;
+use serde_json::Value;
 
-use jiff::{Timestamp, ToSpan};
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-use crate::app::{App, Options};
-use crate::config::Config;
-use crate::sandbox::{
-    LoopSim, LoopSub, PostscriptSim, PriveSim, PriveSub, RechargeSim, RechargeSub, SimSubscriber,
-    SkioSim, SkioSub, SmartrrSim, SmartrrSub,
-};
+use crate::replay::fixture::Found;
+use crate::replay::{self, FixtureResult, MessageResult, report};
 use crate::telemetry::mask_phone;
 
-const SHOP: &str = "shop_demo";
-const WEBHOOK_TOKEN: &str = "demo-webhook-token";
-const API_KEY: &str = "sk_demo";
-const SKIO_TOKEN: &str = "demo-skio";
-const LOOP_TOKEN: &str = "demo-loop";
-const SMARTRR_TOKEN: &str = "demo-smartrr";
-const PRIVE_TOKEN: &str = "demo-prive";
-const RECHARGE_TOKEN: &str = "demo-recharge";
-const TZ: &str = "America/New_York";
+const WORLD: &str = include_str!("../tests/fixtures/world.toml");
 
-/// The replies the demo sends, in order (bundled with the binary).
-const SCRIPT: &str = include_str!("demo_script.toml");
+/// The tour: one fixture per thing worth seeing, in the order a newcomer would ask about them.
+const TOUR: &[(&str, &str)] = &[
+    (
+        "skio/redelivery.toml",
+        include_str!("../tests/fixtures/skio/redelivery.toml"),
+    ),
+    (
+        "skip_twice/skio.toml",
+        include_str!("../tests/fixtures/skip_twice/skio.toml"),
+    ),
+    (
+        "undo/after_skip_skio.toml",
+        include_str!("../tests/fixtures/undo/after_skip_skio.toml"),
+    ),
+    (
+        "loop/delay_two_weeks.toml",
+        include_str!("../tests/fixtures/loop/delay_two_weeks.toml"),
+    ),
+    (
+        "loop/help.toml",
+        include_str!("../tests/fixtures/loop/help.toml"),
+    ),
+    (
+        "smartrr/skip_polite.toml",
+        include_str!("../tests/fixtures/smartrr/skip_polite.toml"),
+    ),
+    (
+        "prive/delay_two_weeks.toml",
+        include_str!("../tests/fixtures/prive/delay_two_weeks.toml"),
+    ),
+    (
+        "recharge/skip.toml",
+        include_str!("../tests/fixtures/recharge/skip.toml"),
+    ),
+    (
+        "multi/two_platforms_skip_earliest_loop.toml",
+        include_str!("../tests/fixtures/multi/two_platforms_skip_earliest_loop.toml"),
+    ),
+    (
+        "language/es_retrasar_2_semanas.toml",
+        include_str!("../tests/fixtures/language/es_retrasar_2_semanas.toml"),
+    ),
+    (
+        "typos/sikp.toml",
+        include_str!("../tests/fixtures/typos/sikp.toml"),
+    ),
+    (
+        "negations/dont_skip.toml",
+        include_str!("../tests/fixtures/negations/dont_skip.toml"),
+    ),
+    (
+        "no_subscription/skip.toml",
+        include_str!("../tests/fixtures/no_subscription/skip.toml"),
+    ),
+    (
+        "opt_out/flagged_skio.toml",
+        include_str!("../tests/fixtures/opt_out/flagged_skio.toml"),
+    ),
+];
 
-#[derive(Deserialize)]
-struct Script {
-    shopper: Vec<DemoShopper>,
-    message: Vec<DemoMessage>,
-}
-
-#[derive(Deserialize)]
-struct DemoShopper {
-    name: String,
-    phone: String,
-    subscriber_id: String,
-    email: String,
-    /// `skio`, `loop`, `smartrr`, `prive`, `recharge`, or absent (no subscription anywhere).
-    platform: Option<String>,
-    /// Days from today to the next order.
-    next_in_days: i64,
-}
-
-#[derive(Deserialize)]
-struct DemoMessage {
-    shopper: String,
-    text: String,
-    #[serde(default)]
-    opt_out: bool,
-    /// Send the previous message's id again (a Postscript redelivery).
-    #[serde(default)]
-    redeliver: bool,
-}
-
-pub async fn run() -> anyhow::Result<()> {
-    let script: Script = toml::from_str(SCRIPT)?;
-    let dir = tempfile_dir()?;
-    let postscript = PostscriptSim::start(API_KEY).await;
-    postscript.set_webhook_token(WEBHOOK_TOKEN);
-    let skio = SkioSim::start(SKIO_TOKEN).await;
-    let loop_ = LoopSim::start(LOOP_TOKEN).await;
-    let smartrr = SmartrrSim::start(SMARTRR_TOKEN).await;
-    let prive = PriveSim::start(PRIVE_TOKEN).await;
-    let recharge = RechargeSim::start(RECHARGE_TOKEN).await;
-    // The demo shows keyroute's own throttling, not the simulated vendors' buckets.
-    recharge.set_rate_limiter(None);
-    prive.set_rate_limiter(None);
-    let tz = jiff::tz::TimeZone::get(TZ)?;
-    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    for (n, s) in script.shopper.iter().enumerate() {
-        let next = today
-            .checked_add(s.next_in_days.days())?
-            .at(16, 0, 0, 0)
-            .to_zoned(jiff::tz::TimeZone::UTC)?
-            .timestamp();
-        let customer = 7_000_000 + n as i64;
-        postscript.add_subscriber(SimSubscriber {
-            id: s.subscriber_id.clone(),
-            phone: s.phone.clone(),
-            email: Some(s.email.clone()),
-            shopify_customer_id: Some(customer),
-        });
-        match s.platform.as_deref() {
-            Some("skio") => skio.add_subscription(SkioSub {
-                id: format!("skio-sub-{n}"),
-                phone: s.phone.clone(),
-                email: Some(s.email.clone()),
-                status: "ACTIVE".into(),
-                next_billing: next,
-                interval_days: 30,
-            }),
-            Some("loop") => loop_.add_subscription(LoopSub {
-                id: 41_000 + n as i64,
-                shopify_id: 9_100_000 + n as i64,
-                customer_shopify_id: customer,
-                email: Some(s.email.clone()),
-                status: "ACTIVE".into(),
-                next_billing_epoch: next.as_second(),
-                interval_days: 30,
-            }),
-            Some("smartrr") => smartrr.add_subscription(SmartrrSub {
-                id: format!("ps_{n}"),
-                cust_rel_id: format!("cr_{n}"),
-                email: s.email.clone(),
-                status: "ACTIVE".into(),
-                next_billing: next,
-                interval_days: 30,
-            }),
-            Some("prive") => prive.add_subscription(PriveSub {
-                id: format!("prv_{n}"),
-                subscriber_external_id: Some(customer.to_string()),
-                email: Some(s.email.clone()),
-                status: "ACTIVE".into(),
-                next_billing: next,
-                interval_days: 30,
-            }),
-            Some("recharge") => recharge.add_subscription(RechargeSub {
-                id: 700 + n as i64,
-                customer_id: 800 + n as i64,
-                email: s.email.clone(),
-                address_id: 1,
-                status: "active".into(),
-                next_charge: next.to_zoned(tz.clone()).date(),
-                interval_days: 30,
-            }),
-            _ => {}
-        }
-    }
-
-    let config = Config::from_toml_str(&format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[database]
-url = "sqlite://{db}/demo.db?mode=rwc"
-[admin]
-tokens = ["demo-admin-token"]
-[worker]
-backoff_base_ms = 50
-poll_interval_ms = 50
-[[shops]]
-id = "{SHOP}"
-timezone = "{TZ}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{ps}"
-[shops.platforms.skio]
-api_token = "{SKIO_TOKEN}"
-base_url = "{skio}"
-[shops.platforms.loop]
-api_token = "{LOOP_TOKEN}"
-base_url = "{lp}"
-[shops.platforms.smartrr]
-api_token = "{SMARTRR_TOKEN}"
-base_url = "{smartrr}"
-[shops.platforms.prive]
-api_token = "{PRIVE_TOKEN}"
-base_url = "{prive}"
-[shops.platforms.recharge]
-api_token = "{RECHARGE_TOKEN}"
-base_url = "{recharge}"
-"#,
-        db = dir.display(),
-        ps = postscript.base_url(),
-        skio = skio.base_url(),
-        lp = loop_.base_url(),
-        smartrr = smartrr.base_url(),
-        prive = prive.base_url(),
-        recharge = recharge.base_url(),
-    ))?;
-    let app = App::start(&config, Options { migrate: true }).await?;
-    let http = reqwest::Client::new();
+pub async fn run() -> anyhow::Result<bool> {
+    let world: replay::fixture::World = toml::from_str(WORLD)?;
     println!(
-        "keyroute demo: shop {SHOP} ({TZ}) on Skio, Loop, Smartrr, Prive and Recharge; router on {};\n\
-         Postscript and every platform simulated on loopback\n",
-        app.base_url()
+        "keyroute demo: {} scenarios from the bundled fixture library (tests/fixtures).\n\
+         For each, Postscript and Skio, Loop, Smartrr, Prive and Recharge are simulated on loopback,\n\
+         the real router runs on a fresh SQLite database, and signed webhooks go in.\n\
+         Shop {} ({}). Dates are relative to today.\n",
+        TOUR.len(),
+        world.shop.id,
+        world.shop.timezone
     );
-
-    let mut last_id = String::new();
-    for (n, m) in script.message.iter().enumerate() {
-        let shopper = script
-            .shopper
-            .iter()
-            .find(|s| s.name == m.shopper)
-            .ok_or_else(|| anyhow::anyhow!("demo script: unknown shopper {}", m.shopper))?;
-        let id = if m.redeliver {
-            last_id.clone()
-        } else {
-            format!("im_demo{:04}", n + 1)
-        };
-        let body = json!({
-            "webhook_id": format!("wh_demo{n}"),
-            "resource_type": "shop",
-            "resource_id": SHOP,
-            "event_time": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-            "event": "shop.incoming_message",
-            "event_data": {
-                "id": id, "subscriber_id": shopper.subscriber_id, "shop_id": SHOP,
-                "is_opt_out": m.opt_out, "shopify_customer_id": null,
-                "from_number": shopper.phone,
-                "created_at": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-                "body": m.text,
-            }
-        });
-        let events_before = postscript.events().len();
-        let answer: Value = http
-            .post(format!("{}/webhooks/postscript", app.base_url()))
-            .header("Postscript-Signature", WEBHOOK_TOKEN)
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        app.wait_idle(Duration::from_secs(30)).await;
-        last_id = id.clone();
-        let platform = shopper.platform.as_deref().unwrap_or("no platform");
-        println!(
-            "{}. {} ({}, {platform}) texts {:?}{}",
-            n + 1,
-            shopper.name,
-            mask_phone(&shopper.phone),
-            m.text,
-            if m.opt_out {
-                "  [Postscript marks it an opt-out]"
-            } else if m.redeliver {
-                "  [Postscript delivers it again]"
-            } else {
-                ""
-            }
-        );
-        println!(
-            "   webhook answer: {}",
-            answer["status"].as_str().unwrap_or("?")
-        );
-        if !m.redeliver
-            && let Some(msg) = app.store().message(&id).await?
-        {
-            println!("   matched: {}", describe_match(&msg.interpretation));
-        }
-        if m.redeliver {
-            println!("   (nothing new: the first delivery already did the work)\n");
-            continue;
-        }
-        for o in app.store().outcomes(&id).await? {
-            let what = match (o.state, o.platform.as_deref()) {
-                (crate::store::OutcomeState::Done, Some(p)) => format!(
-                    "{p} {} subscription {}: next order {} -> {}",
-                    match o.action.as_str() {
-                        "skip" => "skipped",
-                        "undo" => "restored",
-                        _ => "rescheduled",
-                    },
-                    o.subscription_id.as_deref().unwrap_or("?"),
-                    o.previous_date.as_deref().unwrap_or("?"),
-                    o.new_date.as_deref().unwrap_or("?"),
-                ),
-                (crate::store::OutcomeState::Done, None) => {
-                    "answered (no platform write)".to_owned()
-                }
-                _ => format!("not done: {}", o.reason.as_deref().unwrap_or("?")),
-            };
-            println!("   platform: {what}");
-        }
-        let events = postscript.events();
-        for e in &events[events_before..] {
-            println!(
-                "   event to Postscript: {} {}",
-                e["type"].as_str().unwrap_or("?"),
-                e["properties"]
-            );
-        }
-        if events.len() == events_before {
-            println!("   event to Postscript: none");
-        }
-        println!();
-    }
-    let count = |op: &str| {
-        skio.requests_for(op).len()
-            + loop_.requests_for(op).len()
-            + smartrr.requests_for(op).len()
-            + prive.requests_for(op).len()
-            + recharge.requests_for(op).len()
+    let found = TOUR
+        .iter()
+        .map(|(path, text)| Found::from_texts(&format!("tests/fixtures/{path}"), text, WORLD))
+        .collect();
+    let options = replay::Options {
+        target: None,
+        paths: Vec::new(),
+        format: report::Format::Table,
+        fresh_ids: false,
+        admin_token: None,
+        webhook_token: None,
+        database: None,
     };
-    println!(
-        "Done: {} replies, {} events sent, {} skip(s) and {} date change(s) made on the platforms.",
-        script.message.len(),
-        postscript.events().len(),
-        count("skip"),
-        count("set_date"),
-    );
-    app.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
-}
-
-/// `{"action":"delay","days":14,...}` → `delay 14 days (rule "delay", keyword "delay")`.
-fn describe_match(interpretation: &str) -> String {
-    let v: Value = serde_json::from_str(interpretation).unwrap_or(Value::Null);
-    match v["action"].as_str() {
-        Some(action) => {
-            let days = v["days"]
-                .as_u64()
-                .map(|d| format!(" {d} days"))
-                .unwrap_or_default();
-            format!(
-                "{action}{days} (rule {}, keyword {})",
-                v["rule"], v["keyword"]
-            )
-        }
-        None => format!("no action ({})", v["reason"].as_str().unwrap_or("no_match")),
+    let results = replay::run_found(found, &options, false).await?;
+    for (n, r) in results.iter().enumerate() {
+        print_fixture(n + 1, r, &world);
     }
+    let events: usize = results
+        .iter()
+        .flat_map(|r| &r.messages)
+        .map(|m| m.actual.events.len())
+        .sum();
+    let replies: usize = results.iter().map(|r| r.messages.len()).sum();
+    let passed = results.iter().filter(|r| r.passed).count();
+    println!(
+        "Done: {replies} replies in {} scenarios, {events} events sent to Postscript; \
+         {passed} of {} scenarios did exactly what their fixture expects.",
+        results.len(),
+        results.len()
+    );
+    println!("Replay the whole library: keyroute replay --sandbox tests/fixtures");
+    Ok(passed == results.len())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("keyroute-demo-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+fn print_fixture(n: usize, r: &FixtureResult, world: &replay::fixture::World) {
+    println!(
+        "{n}. {}  [{}]",
+        r.description.as_deref().unwrap_or(""),
+        r.path
+    );
+    if let Some(e) = &r.error {
+        println!("   error: {e}");
+    }
+    for m in &r.messages {
+        print_message(m, world);
+    }
+    let verdict = if r.passed {
+        "as expected"
+    } else {
+        "NOT as expected:"
+    };
+    println!("   -> {verdict}");
+    for m in &r.messages {
+        for p in &m.problems {
+            println!("      message {}: {p}", m.index);
+        }
+    }
+    println!();
+}
+
+fn print_message(m: &MessageResult, world: &replay::fixture::World) {
+    let who = m
+        .from
+        .as_deref()
+        .and_then(|name| world.shopper(name))
+        .map(|s| {
+            let platforms: Vec<&str> = s
+                .subscriptions
+                .iter()
+                .map(|x| x.platform.as_str())
+                .collect();
+            let on = if platforms.is_empty() {
+                "no subscription".to_owned()
+            } else {
+                platforms.join(" + ")
+            };
+            format!("{} ({}, {on})", s.name, mask_phone(&s.phone))
+        })
+        .unwrap_or_else(|| "a sender".to_owned());
+    let flag = if m.opt_out {
+        "  [Postscript marks it an opt-out]"
+    } else {
+        ""
+    };
+    println!("   {who} texts {:?}{flag}", m.text);
+    let a = &m.actual;
+    let answer = a
+        .answer
+        .as_deref()
+        .map_or(format!("HTTP {}", a.status), |s| s.to_owned());
+    let matched = match (&a.action, a.days) {
+        (Some(action), Some(days)) => format!("{action} {days} days"),
+        (Some(action), None) => action.clone(),
+        (None, _) => "no action".to_owned(),
+    };
+    println!("     webhook: {answer}; read as: {matched}");
+    if a.events.is_empty() {
+        println!("     event to Postscript: none");
+    }
+    for e in &a.events {
+        let props: Vec<String> = e
+            .properties
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
+        println!("     event to Postscript: {} {}", e.kind, props.join(" "));
+    }
 }

@@ -126,6 +126,19 @@ pub struct Found {
     pub world: Result<(PathBuf, World), String>,
 }
 
+impl Found {
+    /// A fixture and its world given as text (the demo's fixtures are compiled in).
+    pub fn from_texts(path: &str, fixture: &str, world: &str) -> Found {
+        Found {
+            path: PathBuf::from(path),
+            fixture: toml::from_str(fixture).map_err(|e| format!("{path}: {e}")),
+            world: toml::from_str(world)
+                .map(|w| (PathBuf::from("world.toml"), w))
+                .map_err(|e| format!("world.toml: {e}")),
+        }
+    }
+}
+
 /// Every fixture under `paths` (files, or folders searched recursively), in a stable order:
 /// sorted by path. `world.toml` files are worlds, not fixtures.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, String> {

@@ -48,6 +48,10 @@ pub struct Actual {
 pub struct MessageResult {
     pub index: usize,
     pub id: String,
+    /// The world's shopper who sent it, when the fixture names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub opt_out: bool,
     pub text: String,
     pub expected: Expect,
     pub actual: Actual,
@@ -68,6 +72,17 @@ pub struct FixtureResult {
 /// Runs every fixture and prints the report. True when every expectation held.
 pub async fn run(opts: Options) -> anyhow::Result<bool> {
     let found = fixture::discover(&opts.paths).map_err(|e| anyhow::anyhow!(e))?;
+    let results = run_found(found, &opts, true).await?;
+    report::print(&results, opts.format)?;
+    Ok(results.iter().all(|r| r.passed))
+}
+
+/// Runs the given fixtures, in order, and returns what happened to each.
+pub async fn run_found(
+    found: Vec<Found>,
+    opts: &Options,
+    show_progress: bool,
+) -> anyhow::Result<Vec<FixtureResult>> {
     anyhow::ensure!(!found.is_empty(), "no fixtures found under the given paths");
     if opts.target.is_some() {
         anyhow::ensure!(
@@ -82,13 +97,13 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let mut progress = report::Progress::new(found.len());
+    let mut progress = show_progress.then(|| report::Progress::new(found.len()));
     let mut results = Vec::with_capacity(found.len());
     for (n, f) in found.into_iter().enumerate() {
         let started = Instant::now();
         // Per fixture too: two fixtures may carry the same real payload id.
         let suffix = run_suffix.as_ref().map(|s| format!("{s}_{n}"));
-        let result = run_fixture(&opts, &http, &f, suffix.as_deref()).await;
+        let result = run_fixture(opts, &http, &f, suffix.as_deref()).await;
         let mut result = match result {
             Ok(r) => r,
             Err(e) => FixtureResult {
@@ -101,12 +116,15 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
             },
         };
         result.seconds = started.elapsed().as_secs_f64();
-        progress.done(&result);
+        if let Some(p) = progress.as_mut() {
+            p.done(&result);
+        }
         results.push(result);
     }
-    progress.finish();
-    report::print(&results, opts.format)?;
-    Ok(results.iter().all(|r| r.passed))
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    Ok(results)
 }
 
 /// Where deliveries go and how outcomes are read back.
@@ -230,6 +248,8 @@ async fn play(
         results.push(MessageResult {
             index: i + 1,
             id: id.unwrap_or_default(),
+            from: msg.from.clone(),
+            opt_out: msg.opt_out,
             text: msg.text.clone().unwrap_or_else(|| {
                 msg.payload
                     .as_deref()

@@ -238,3 +238,24 @@ fn rules_check_names_file_line_and_fix_and_exits_1() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("skp"));
 }
+
+#[test]
+fn demo_runs_offline_and_every_scenario_is_as_expected() {
+    let out = keyroute().arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for platform in ["skio", "loop", "smartrr", "prive", "recharge"] {
+        assert!(
+            stdout.contains(&format!("platform={platform}")),
+            "no {platform} event in:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("14 of 14 scenarios did exactly what their fixture expects"),
+        "{stdout}"
+    );
+}
