@@ -236,10 +236,11 @@ impl Attempt<'_> {
                 &format!("delay of {days} days exceeds the rule's maximum of {max}"),
             )]);
         }
+        let double_text = action == Action::Skip && self.recent_skip_in_effect(&subs).await?;
         let targets = choose_targets(subs, self.shop.multiple);
         let mut out = Vec::with_capacity(targets.len());
         for (seq, sub) in targets.into_iter().enumerate() {
-            if action == Action::Skip && self.already_skipped(&sub).await? {
+            if action == Action::Skip && (double_text || self.already_skipped(&sub).await?) {
                 let next = Some(sub.next.date.to_string());
                 let mut o = self.failure(
                     seq as i64,
@@ -467,6 +468,32 @@ impl Attempt<'_> {
             }
             None => Ok(subs),
         }
+    }
+
+    /// For a SKIP: true when the shopper's latest keyroute change within the window was a skip
+    /// that is still in effect (a subscription's date is still the one it produced). A second
+    /// SKIP then is a double text, not a request to skip whatever ships next now, which with
+    /// two subscriptions would be the other one.
+    async fn recent_skip_in_effect(&self, subs: &[Subscription]) -> Result<bool, ActError> {
+        let window = self.shop.already_skipped_window;
+        if window.is_zero() {
+            return Ok(false);
+        }
+        let since =
+            crate::store::now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2);
+        let latest = self
+            .store
+            .undoable(&self.shop.id, &self.message.subscriber_id, since)
+            .await?;
+        let in_effect = latest.iter().all(|o| o.action == "skip")
+            && latest.iter().any(|o| {
+                subs.iter().any(|s| {
+                    Some(s.platform.as_str()) == o.platform.as_deref()
+                        && Some(&s.id) == o.subscription_id.as_ref()
+                        && Some(s.next.date.to_string()) == o.new_date
+                })
+            });
+        Ok(in_effect)
     }
 
     /// For a SKIP: true when keyroute itself skipped this subscription within the window and
