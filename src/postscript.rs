@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::PostscriptConfig;
-use crate::platforms::http::{Limiters, error_chain, parse_retry_after, secret_header, snippet};
+use crate::platforms::http::{
+    Limiters, error_chain, execute_logged, parse_retry_after, secret_header, snippet,
+};
 
 /// Postscript's documented limit per api key.
 pub const REQUESTS_PER_SECOND: u32 = 15;
@@ -208,11 +210,13 @@ impl PostscriptAccount {
         req: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, bytes::Bytes), PostscriptError> {
         self.limiter.until_ready().await;
-        let resp = req.send().await.map_err(|e| PostscriptError::Retryable {
-            op,
-            detail: error_chain(&e),
-            retry_after: None,
-        })?;
+        let resp = execute_logged(&self.http, "postscript", op, req)
+            .await
+            .map_err(|e| PostscriptError::Retryable {
+                op,
+                detail: error_chain(&e),
+                retry_after: None,
+            })?;
         let status = resp.status();
         let retry_after = parse_retry_after(resp.headers());
         let body = resp.bytes().await.map_err(|e| PostscriptError::Retryable {

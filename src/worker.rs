@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::act::{ActError, Attempt, Shop};
 use crate::config::WorkerConfig;
+use crate::platforms::http::recording_calls;
 use crate::store::{ClaimedJob, Store, now_ms};
 use crate::telemetry::mask_phone;
 
@@ -153,7 +154,11 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
     let span = tracing::info_span!("job", job_id = job.id, message_id = %job.message_id, shop = %job.shop_id, attempt = job.attempt);
     async {
         let guard = job.guard(&ctx.worker_id);
-        let result = with_heartbeat(ctx, &guard, attempt(ctx, &job, &guard)).await;
+        let (result, calls) =
+            recording_calls(with_heartbeat(ctx, &guard, attempt(ctx, &job, &guard))).await;
+        if let Err(e) = ctx.store.record_calls(&job, &calls).await {
+            tracing::warn!(error = %e, "could not keep the attempt's call log");
+        }
         let store = &ctx.store;
         let (label, recorded) = match result {
             Ok(()) => ("completed", store.complete_job(&guard).await),

@@ -79,3 +79,21 @@ CREATE TABLE outcomes (
 -- "Did keyroute already skip this subscription's upcoming order?" (already_skipped).
 CREATE INDEX outcomes_by_subscription ON outcomes (platform, subscription_id, action, state);
 CREATE INDEX outcomes_by_undone ON outcomes (undoes);
+
+-- Every outbound call a job made (platforms and Postscript), for the merchant's and QA's view
+-- of a message. Paths only: query strings (emails, phone numbers) are not kept.
+CREATE TABLE calls (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id  TEXT NOT NULL REFERENCES messages (id),
+    job_id      BIGINT NOT NULL,
+    attempt     BIGINT NOT NULL,
+    service     TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    status      BIGINT,
+    error       TEXT,
+    duration_ms BIGINT NOT NULL,
+    at          BIGINT NOT NULL
+);
+CREATE INDEX calls_by_message ON calls (message_id, id);

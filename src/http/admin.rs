@@ -51,8 +51,8 @@ async fn require_admin(
     Ok(next.run(req).await)
 }
 
-/// One message: what arrived, how it was read, the jobs, and what happened per subscription
-/// (including the event sent to Postscript).
+/// One message: what arrived, how it was read, the jobs, every outbound call they made, and
+/// what happened per subscription (including the event sent to Postscript).
 async fn message(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -64,6 +64,7 @@ async fn message(
         .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
     let jobs = state.store.jobs_for_message(&id).await?;
     let outcomes = state.store.outcomes(&id).await?;
+    let calls = state.store.calls_for_message(&id).await?;
     let interpretation: Value = serde_json::from_str(&msg.interpretation).unwrap_or(Value::Null);
     let outcomes: Vec<Value> = outcomes
         .into_iter()
@@ -101,6 +102,7 @@ async fn message(
         },
         "interpretation": interpretation,
         "jobs": jobs,
+        "calls": calls,
         "outcomes": outcomes,
     })))
 }

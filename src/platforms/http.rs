@@ -45,6 +45,63 @@ impl Limiters {
     }
 }
 
+/// One outbound call as the job that made it records it (see [`recording_calls`]).
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub service: &'static str,
+    pub op: &'static str,
+    pub method: String,
+    /// The path only: query strings carry emails and phone numbers.
+    pub path: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub at_ms: i64,
+}
+
+tokio::task_local! {
+    static CALL_LOG: std::cell::RefCell<Vec<CallRecord>>;
+}
+
+/// Runs `fut` and returns, with its output, every outbound call made while it ran. Calls
+/// made outside such a scope (the demo's own requests, tests) are not collected.
+pub async fn recording_calls<F: std::future::Future>(fut: F) -> (F::Output, Vec<CallRecord>) {
+    CALL_LOG
+        .scope(std::cell::RefCell::new(Vec::new()), async move {
+            let out = fut.await;
+            let calls = CALL_LOG.with(|log| std::mem::take(&mut *log.borrow_mut()));
+            (out, calls)
+        })
+        .await
+}
+
+/// Sends a built request and notes it in the current call log, if any.
+pub async fn execute_logged(
+    http: &reqwest::Client,
+    service: &'static str,
+    op: &'static str,
+    req: RequestBuilder,
+) -> reqwest::Result<reqwest::Response> {
+    let request = req.build()?;
+    let method = request.method().to_string();
+    let path = request.url().path().to_owned();
+    let started = Instant::now();
+    let at_ms = crate::store::now_ms();
+    let result = http.execute(request).await;
+    let record = CallRecord {
+        service,
+        op,
+        method,
+        path,
+        status: result.as_ref().ok().map(|r| r.status().as_u16()),
+        error: result.as_ref().err().map(|e| error_chain(e)),
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        at_ms,
+    };
+    let _ = CALL_LOG.try_with(|log| log.borrow_mut().push(record));
+    result
+}
+
 /// Shared by every shop and platform in the process.
 #[derive(Clone)]
 pub struct PlatformHttp {
@@ -263,7 +320,7 @@ impl PlatformClient {
         }
         self.limiter.until_ready().await;
         let started = Instant::now();
-        let result = req.send().await;
+        let result = execute_logged(&self.http, self.kind.as_str(), op, req).await;
         let platform = self.kind.as_str();
         let retryable = |detail: String, retry_after| PlatformError::Retryable {
             platform: self.kind,

@@ -2,6 +2,7 @@
 //! with the same SQL for both wherever the dialects agree. Times are epoch milliseconds.
 //! This module owns every SQL statement; nothing else in the crate writes SQL.
 
+pub mod calls;
 pub mod jobs;
 pub mod messages;
 pub mod outcomes;

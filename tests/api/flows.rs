@@ -86,6 +86,32 @@ async fn skio_skip_moves_the_next_order_and_confirms() {
     assert_eq!(m["outcomes"][0]["state"], "done");
     assert_eq!(m["outcomes"][0]["new_date"], after.to_string());
     assert_eq!(m["jobs"][0]["state"], "completed");
+    let calls: Vec<String> = m["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {} {}",
+                c["service"].as_str().unwrap(),
+                c["op"].as_str().unwrap(),
+                c["method"].as_str().unwrap(),
+                c["path"].as_str().unwrap(),
+                c["status"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            // The shop also lists Loop, which needs the email from the Postscript subscriber.
+            format!("postscript subscriber GET /api/v2/subscribers/{SKIO_SUBSCRIBER} 200"),
+            "skio lookup POST /v1/graphql 200".to_owned(),
+            "loop customer GET /admin/2023-10/customer 200".to_owned(),
+            "skio skip POST /v1/graphql 200".to_owned(),
+            "postscript event POST /api/v2/events 202".to_owned(),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -318,6 +344,20 @@ async fn platform_500_twice_then_success_skips_exactly_once() {
         .unwrap();
     assert_eq!(m["jobs"][0]["attempt"], 3);
     assert_eq!(m["jobs"][0]["state"], "completed");
+    // The message view lists every call the attempts made, failures included.
+    let skips: Vec<(i64, i64)> = m["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "loop" && c["op"] == "skip")
+        .map(|c| {
+            (
+                c["attempt"].as_i64().unwrap(),
+                c["status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(skips, [(1, 500), (2, 500), (3, 200)]);
 }
 
 #[tokio::test]
