@@ -68,7 +68,8 @@ fn id_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 
 /// Subscribers read once and remembered for a while: a shopper who texts twice, or whose
 /// job retries, costs one Postscript read, not one per attempt. Misses ("no such subscriber")
-/// are remembered too. Bounded: expired entries are swept when the map grows.
+/// are remembered too. Bounded: at the cap, expired entries are swept, and if that is not
+/// enough the cache starts over (it only saves reads; losing it costs a few).
 pub struct SubscriberCache {
     ttl: Duration,
     entries: std::sync::Mutex<
@@ -102,6 +103,9 @@ impl SubscriberCache {
         if entries.len() >= Self::SWEEP_ABOVE {
             let ttl = self.ttl;
             entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= Self::SWEEP_ABOVE {
+                entries.clear();
+            }
         }
         entries.insert(id.to_owned(), (std::time::Instant::now(), fresh.clone()));
         Ok(fresh)
@@ -238,6 +242,43 @@ impl PostscriptAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn subscribers_are_read_once_per_ttl_and_misses_are_remembered() {
+        let sim = crate::sandbox::PostscriptSim::start("sk_cache").await;
+        sim.add_subscriber(crate::sandbox::SimSubscriber {
+            id: "s1".into(),
+            phone: "+15555550001".into(),
+            email: Some("a@example.com".into()),
+            shopify_customer_id: Some(5),
+        });
+        let cfg: PostscriptConfig = toml::from_str(&format!(
+            "api_key = \"sk_cache\"\nwebhook_token = \"t\"\nbase_url = \"{}\"",
+            sim.base_url()
+        ))
+        .unwrap();
+        let account = Postscript::new(reqwest::Client::new()).account(&cfg);
+        let reads = || sim.requests_for("subscriber").len();
+
+        let cache = SubscriberCache::new(Duration::from_secs(60));
+        let s = cache.get(&account, "s1").await.unwrap().unwrap();
+        assert_eq!(s.email.as_deref(), Some("a@example.com"));
+        assert_eq!(
+            s.shopify_customer_id.as_deref(),
+            Some("5"),
+            "an integer id becomes text"
+        );
+        cache.get(&account, "s1").await.unwrap();
+        assert_eq!(reads(), 1);
+        assert!(cache.get(&account, "nobody").await.unwrap().is_none());
+        cache.get(&account, "nobody").await.unwrap();
+        assert_eq!(reads(), 2, "a miss is remembered too");
+
+        let expired = SubscriberCache::new(Duration::ZERO);
+        expired.get(&account, "s1").await.unwrap();
+        expired.get(&account, "s1").await.unwrap();
+        assert_eq!(reads(), 4);
+    }
 
     #[test]
     fn occurred_at_has_microseconds_and_no_offset() {
