@@ -431,3 +431,36 @@ async fn postscript_rate_limit_is_retried_with_the_same_external_id() {
     assert_eq!(t.events().len(), 1);
     assert_eq!(t.skio.skips_applied(SKIO_SUB), 1);
 }
+
+#[tokio::test]
+async fn shutdown_finishes_the_job_in_flight() {
+    let mut t = spawn_app().await;
+    // A slow platform: the skip is in flight when the shutdown starts.
+    t.skio.inject(Fault::once(
+        "skip",
+        FaultKind::Delay(std::time::Duration::from_millis(700)),
+    ));
+    let id = message_id();
+    accepted(&t, &id, SKIO_SUBSCRIBER, SKIO_PHONE, "skip").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.skio.requests_for("skip").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the skip never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    t.app.take().unwrap().shutdown().await;
+    // The attempt was allowed to finish: skip made, event sent, job recorded as completed.
+    assert_eq!(t.skio.skips_applied(SKIO_SUB), 1);
+    assert_eq!(t.events().len(), 1);
+    t.start(&Timing::default()).await;
+    let m: Value = t
+        .admin_get(&format!("/api/v1/messages/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["jobs"][0]["state"], "completed");
+    assert_eq!(m["jobs"][0]["attempt"], 1, "not rescued and repeated");
+}
