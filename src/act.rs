@@ -173,19 +173,7 @@ impl Attempt<'_> {
                 match self.execute(o, &intent).await {
                     Ok(()) => {}
                     Err(ActError::Retry { detail, .. }) if self.last_attempt => {
-                        let prev = o.previous_date.clone();
-                        *o = self
-                            .failure(
-                                o.seq,
-                                action,
-                                &intent,
-                                prev,
-                                reason::PLATFORM_ERROR,
-                                &detail,
-                            )
-                            .with_target(o);
-                        self.store
-                            .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
+                        self.fail(o, &intent, reason::PLATFORM_ERROR, &detail)
                             .await?;
                     }
                     Err(e) => return Err(e),
@@ -528,21 +516,14 @@ impl Attempt<'_> {
             .ok_or_else(|| ActError::Fatal(format!("outcome {} has no readable context", o.seq)))?;
         let sub = ctx.subscription;
         let Some(platform) = self.shop.platform(sub.platform) else {
-            let prev = o.previous_date.clone();
-            *o = self
-                .failure(
-                    o.seq,
-                    action_of(o),
+            return self
+                .fail(
+                    o,
                     intent,
-                    prev,
                     reason::PLATFORM_ERROR,
                     "platform no longer configured",
                 )
-                .with_target(o);
-            return Ok(self
-                .store
-                .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
-                .await?);
+                .await;
         };
         let action = action_of(o);
         if action == Action::Skip && o.state == OutcomeState::Writing {
@@ -559,28 +540,19 @@ impl Attempt<'_> {
                 }
                 Some(_) => {}
                 None => {
-                    let prev = o.previous_date.clone();
-                    *o = self
-                        .failure(
-                            o.seq,
-                            action,
+                    return self
+                        .fail(
+                            o,
                             intent,
-                            prev,
                             reason::NOT_ALLOWED,
                             "subscription is no longer active",
                         )
-                        .with_target(o);
-                    return Ok(self
-                        .store
-                        .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
-                        .await?);
+                        .await;
                 }
             }
         }
         o.state = OutcomeState::Writing;
-        self.store
-            .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
-            .await?;
+        self.record(o).await?;
         let written = match action {
             Action::Skip => platform.skip_next(&sub).await,
             Action::Delay | Action::Undo => {
@@ -614,14 +586,7 @@ impl Attempt<'_> {
                     _ => reason::PLATFORM_ERROR,
                 };
                 tracing::warn!(error = %e, subscription = %sub.id, "platform refused");
-                let prev = o.previous_date.clone();
-                *o = self
-                    .failure(o.seq, action, intent, prev, why, &e.to_string())
-                    .with_target(o);
-                return Ok(self
-                    .store
-                    .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
-                    .await?);
+                return self.fail(o, intent, why, &e.to_string()).await;
             }
         };
         self.finish_write(o, intent, new_next).await
@@ -670,10 +635,7 @@ impl Attempt<'_> {
             new_date = %next.date,
             "write done"
         );
-        Ok(self
-            .store
-            .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
-            .await?)
+        self.record(o).await
     }
 
     async fn send_event(&self, o: &mut Outcome) -> Result<(), ActError> {
@@ -685,6 +647,14 @@ impl Attempt<'_> {
         match self.shop.postscript.send_event(&event).await {
             Ok(()) => {
                 o.event_state = EventState::Sent;
+                // Counted here, once the outcome is final and knows its platform: with
+                // keyroute_platform_calls_total this gives calls per action per platform.
+                metrics::counter!(
+                    "keyroute_outcomes_total",
+                    "event" => event.kind.clone(),
+                    "platform" => o.platform.clone().unwrap_or_else(|| "none".to_owned()),
+                )
+                .increment(1);
                 tracing::info!(event = %event.kind, external_id = %event.external_id, "event sent");
             }
             Err(PostscriptError::Rejected { status, detail, .. }) => {
@@ -700,10 +670,41 @@ impl Attempt<'_> {
             }
             Err(e) => return Err(e.into()),
         }
+        self.record(o).await
+    }
+
+    /// Stores one outcome's progress, under the job's lease.
+    async fn record(&self, o: &Outcome) -> Result<(), ActError> {
         Ok(self
             .store
             .record_outcomes(self.guard, self.lease_ms, std::slice::from_ref(o))
             .await?)
+    }
+
+    /// Turns a planned write into a failure (with its `keyword_action_failed` event) that
+    /// still says which subscription it was about, and records it.
+    async fn fail(
+        &self,
+        o: &mut Outcome,
+        intent: &StoredIntent,
+        why: &str,
+        detail: &str,
+    ) -> Result<(), ActError> {
+        let mut failed = self.failure(
+            o.seq,
+            action_of(o),
+            intent,
+            o.previous_date.clone(),
+            why,
+            detail,
+        );
+        failed.platform = o.platform.take();
+        failed.subscription_id = o.subscription_id.take();
+        failed.context = o.context.take();
+        failed.previous_at = o.previous_at;
+        failed.target_date = o.target_date.take();
+        *o = failed;
+        self.record(o).await
     }
 
     fn blank(&self, seq: i64, action: Action) -> Outcome {
@@ -766,32 +767,9 @@ impl Attempt<'_> {
             external_id: format!("keyroute-{}-{}-{}", self.message.id, o.seq, event_type),
             properties,
         };
-        // With keyroute_platform_calls_total, this gives calls per action per platform.
-        metrics::counter!(
-            "keyroute_outcomes_total",
-            "event" => event_type.to_owned(),
-            "platform" => o.platform.clone().unwrap_or_else(|| "none".to_owned()),
-        )
-        .increment(1);
         o.event_type = Some(event_type.to_owned());
         o.event_body = Some(serde_json::to_string(&event).expect("event serialises"));
         o.event_state = EventState::Pending;
-    }
-}
-
-trait WithTarget {
-    fn with_target(self, from: &Outcome) -> Outcome;
-}
-
-impl WithTarget for Outcome {
-    /// Keeps which subscription a failed outcome was about.
-    fn with_target(mut self, from: &Outcome) -> Outcome {
-        self.platform = from.platform.clone();
-        self.subscription_id = from.subscription_id.clone();
-        self.context = from.context.clone();
-        self.previous_at = from.previous_at;
-        self.target_date = from.target_date.clone();
-        self
     }
 }
 

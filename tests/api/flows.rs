@@ -279,6 +279,24 @@ async fn platform_refusal_is_not_allowed() {
         e["properties"]["next_delivery_date"],
         t.next_date().to_string()
     );
+    // The outcome is counted under its platform (calls per action per platform rely on it).
+    let metrics = t
+        .http
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("keyroute_outcomes_total")
+                && l.contains("event=\"keyword_action_failed\"")
+                && l.contains("platform=\"skio\"")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
