@@ -102,12 +102,32 @@ fn id_string(v: &Value) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Loop's envelope: `data` of a 2xx, with `success: false` as a refusal.
+fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, PlatformError> {
+    if !answer.status.is_success() {
+        return Err(answer.refusal());
+    }
+    // Writes may answer with an empty body; that is success too.
+    if answer.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    let w: Wrapped = answer.json()?;
+    if w.success == Some(false) {
+        return Err(PlatformError::Refused {
+            platform: PlatformKind::Loop,
+            op,
+            detail: w.message.unwrap_or_else(|| "success: false".to_owned()),
+        });
+    }
+    Ok(w.data)
+}
+
 impl Loop {
     pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
-    /// Unwraps `data`, turning `success: false` into a refusal.
+    /// A write: unwraps `data`, turning a 4xx or `success: false` into a refusal.
     async fn call(
         &self,
         op: &'static str,
@@ -119,23 +139,21 @@ impl Loop {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let answer: Answer = self.client.send(op, req).await?;
-        if !answer.status.is_success() {
-            return Err(answer.refusal());
+        let answer = self.client.send(op, req).await?;
+        unwrap(op, &answer)
+    }
+
+    /// A read: as [`Loop::call`], but a 404 (Loop's answer for a customer or subscription it
+    /// does not know) is "not there", not an error.
+    async fn read(&self, op: &'static str, path: &str) -> Result<Option<Value>, PlatformError> {
+        let answer = self
+            .client
+            .send(op, self.client.request(Method::GET, path))
+            .await?;
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
         }
-        // Writes may answer with an empty body; that is success too.
-        if answer.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        let w: Wrapped = answer.json()?;
-        if w.success == Some(false) {
-            return Err(PlatformError::Refused {
-                platform: PlatformKind::Loop,
-                op,
-                detail: w.message.unwrap_or_else(|| "success: false".to_owned()),
-            });
-        }
-        Ok(w.data)
+        unwrap(op, &answer).map(Some)
     }
 
     fn to_subscription(&self, v: Value) -> Option<Subscription> {
@@ -171,17 +189,12 @@ impl Loop {
         let Some(email) = &shopper.email else {
             return Ok(None);
         };
-        let data = self
-            .call(
-                "customer",
-                Method::GET,
-                &wire::customer_by_email(email),
-                None,
-            )
-            .await?;
-        let first = match data {
-            Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
-            v @ Value::Object(_) => v,
+        let first = match self
+            .read("customer", &wire::customer_by_email(email))
+            .await?
+        {
+            Some(Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
+            Some(v @ Value::Object(_)) => v,
             _ => return Ok(None),
         };
         Ok(serde_json::from_value::<LoopCustomer>(first)
@@ -200,17 +213,8 @@ impl Platform for Loop {
         let Some(customer) = self.customer_id(shopper).await? else {
             return Ok(Vec::new());
         };
-        match self
-            .call("lookup", Method::GET, &wire::by_customer(&customer), None)
-            .await
-        {
-            Ok(data) => Ok(self.list(data)),
-            // Loop answers 404 for a customer it does not know: no subscriptions here.
-            Err(PlatformError::Refused { detail, .. }) if detail.starts_with("HTTP 404") => {
-                Ok(Vec::new())
-            }
-            Err(e) => Err(e),
-        }
+        let data = self.read("lookup", &wire::by_customer(&customer)).await?;
+        Ok(data.map(|d| self.list(d)).unwrap_or_default())
     }
 
     async fn get(
@@ -218,10 +222,8 @@ impl Platform for Loop {
         _shopper: &Shopper,
         sub: &Subscription,
     ) -> Result<Option<Subscription>, PlatformError> {
-        let data = self
-            .call("get", Method::GET, &wire::one(&sub.id), None)
-            .await?;
-        Ok(self.to_subscription(data))
+        let data = self.read("get", &wire::one(&sub.id)).await?;
+        Ok(data.and_then(|d| self.to_subscription(d)))
     }
 
     async fn skip_next(&self, sub: &Subscription) -> WriteResult {

@@ -306,3 +306,15 @@ async fn undo_with_nothing_to_undo_is_not_allowed() {
         json!({"action": "undo", "reason": "not_allowed", "keyword": "undo"})
     );
 }
+
+#[tokio::test]
+async fn loop_404_for_an_unknown_customer_means_no_subscription_there() {
+    let t = spawn_app().await;
+    t.loop_
+        .inject(Fault::once("lookup", FaultKind::Status(404)));
+    send(&t, LOOP_SUBSCRIBER, LOOP_PHONE, "skip").await;
+    // Read as "not there", not as a failure to retry.
+    assert_eq!(t.loop_.requests_for("lookup").len(), 1);
+    let e = &events_of(&t, "keyword_action_failed")[0];
+    assert_eq!(e["properties"]["reason"], "no_subscription");
+}
