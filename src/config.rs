@@ -244,6 +244,13 @@ pub struct PostscriptConfig {
     pub webhook_token: SecretString,
     #[serde(default = "default_postscript_url")]
     pub base_url: Url,
+    /// Requests per second keyroute allows itself on this key (Postscript's documented 15).
+    #[serde(default = "default_postscript_rate")]
+    pub requests_per_second: u32,
+}
+
+fn default_postscript_rate() -> u32 {
+    crate::postscript::REQUESTS_PER_SECOND
 }
 
 fn default_postscript_url() -> Url {
@@ -415,6 +422,12 @@ impl Config {
                 &key("postscript.webhook_token"),
             )?;
             check_url(&shop.postscript.base_url, &key("postscript.base_url"))?;
+            if shop.postscript.requests_per_second == 0 {
+                return Err(invalid(
+                    key("postscript.requests_per_second"),
+                    "must be at least 1",
+                ));
+            }
             for (kind, p) in shop.platforms.iter() {
                 let k = format!("shops[{i}].platforms.{}", kind.as_str());
                 check_secret(&p.api_token, &format!("{k}.api_token"))?;

@@ -2,11 +2,10 @@
 //! lookups (email and Shopify id for platforms that cannot search by phone). At most 15
 //! requests per second per api key, enforced here before sending.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota};
+use governor::DefaultDirectRateLimiter;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -14,10 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::config::PostscriptConfig;
 use crate::platforms::http::{
-    Limiters, error_chain, execute_logged, parse_retry_after, secret_header, snippet,
+    Limiters, error_chain, execute_logged, parse_retry_after, quota, secret_header, snippet,
 };
 
-/// Postscript's documented limit per api key.
+/// Postscript's documented limit per api key (the default of `requests_per_second`).
 pub const REQUESTS_PER_SECOND: u32 = 15;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -134,8 +133,9 @@ impl Postscript {
 
     pub fn account(&self, cfg: &PostscriptConfig) -> PostscriptAccount {
         let auth = secret_header("authorization", "Bearer ", &cfg.api_key);
-        let quota = Quota::per_second(NonZeroU32::new(REQUESTS_PER_SECOND).expect("non-zero"));
-        let limiter = self.limiters.get("postscript", &auth, quota);
+        let limiter = self
+            .limiters
+            .get("postscript", &auth, quota(cfg.requests_per_second, None));
         PostscriptAccount {
             http: self.http.clone(),
             base: cfg.base_url.as_str().trim_end_matches('/').to_owned(),

@@ -173,14 +173,14 @@ fn default_rate(kind: PlatformKind) -> (u32, Option<u32>) {
     }
 }
 
-/// `per_second` sustained, with `burst` requests allowed at once (default: one second's worth).
+/// `per_second` sustained. Without a published `burst`, requests are paced one every
+/// `1/per_second` (burst 1): governor's plain `per_second(n)` allows a burst of n on top of
+/// the refill, i.e. up to 2n in the first second, which breaks an "n per second" limit
+/// counted over any one-second window. A leaky bucket's capacity is its `burst`.
 pub fn quota(per_second: u32, burst: Option<u32>) -> Quota {
     let rate = NonZeroU32::new(per_second.max(1)).expect("non-zero");
-    let q = Quota::per_second(rate);
-    match burst.and_then(NonZeroU32::new) {
-        Some(b) => q.allow_burst(b),
-        None => q,
-    }
+    let burst = burst.and_then(NonZeroU32::new).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(rate).allow_burst(burst)
 }
 
 fn token_fingerprint(auth: &HeaderMap) -> u64 {
@@ -215,6 +215,21 @@ pub struct PlatformClient {
     /// the account's overall limit.
     op_limiters: Vec<(&'static str, Arc<DefaultDirectRateLimiter>)>,
     limiters: Limiters,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_second_limits_are_paced_and_buckets_keep_their_capacity() {
+        let paced = RateLimiter::direct(quota(15, None));
+        let admitted = (0..15).filter(|_| paced.check().is_ok()).count();
+        assert_eq!(admitted, 1, "no burst on top of 15/s");
+        let bucket = RateLimiter::direct(quota(2, Some(40)));
+        let admitted = (0..50).filter(|_| bucket.check().is_ok()).count();
+        assert_eq!(admitted, 40, "a leaky bucket's capacity passes at once");
+    }
 }
 
 /// A non-retryable answer: 2xx, or a 4xx the adapter interprets.

@@ -50,7 +50,8 @@ impl Sandbox {
         let smartrr = SmartrrSim::try_start("sandbox-smartrr").await?;
         let prive = PriveSim::try_start("sandbox-prive").await?;
         let recharge = RechargeSim::try_start("sandbox-recharge").await?;
-        // Fixtures check keyroute's decisions, not the vendors' buckets.
+        // Fixtures check keyroute's decisions, not the vendors' limits (the API tests do).
+        postscript.set_rate_limit(None);
         prive.set_rate_limiter(None);
         recharge.set_rate_limiter(None);
 
@@ -145,7 +146,8 @@ impl Sandbox {
         let multiple = world.shop.multiple.as_deref().unwrap_or("next");
         let platform = |name: &str, url: String| {
             format!(
-                "[shops.platforms.{name}]\napi_token = \"sandbox-{name}\"\nbase_url = \"{url}\"\n"
+                "[shops.platforms.{name}]\napi_token = \"sandbox-{name}\"\nbase_url = \"{url}\"\n\
+                 requests_per_second = 1000\n"
             )
         };
         let config = Config::from_toml_str(&format!(
@@ -154,6 +156,7 @@ impl Sandbox {
              [worker]\nbackoff_base_ms = 20\nbackoff_max_ms = 200\npoll_interval_ms = 20\nlookup_timeout_ms = 3000\n\
              [[shops]]\nid = \"{id}\"\ntimezone = \"{tz}\"\nmultiple = \"{multiple}\"\n\
              [shops.postscript]\napi_key = \"{API_KEY}\"\nwebhook_token = \"{WEBHOOK_TOKEN}\"\nbase_url = \"{ps}\"\n\
+             requests_per_second = 1000\n\
              {skio}{loop_}{smartrr}{prive}{recharge}",
             id = world.shop.id,
             tz = world.shop.timezone,
