@@ -45,30 +45,7 @@ pub enum Command {
     },
     /// QA: replay inbound-message fixtures (files or folders) and check their expectations.
     /// Exit 0 only when every expectation holds. Format: docs/fixtures.md.
-    Replay {
-        /// A running keyroute (staging) to send signed webhooks to.
-        #[arg(long, conflicts_with = "sandbox", required_unless_present = "sandbox")]
-        target: Option<String>,
-        /// Run each fixture against a fresh in-process keyroute and simulated platforms.
-        #[arg(long)]
-        sandbox: bool,
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: crate::replay::report::Format,
-        /// Give every delivery a new event_data.id (for repeat runs against one server).
-        #[arg(long)]
-        fresh_ids: bool,
-        /// With --target: an admin token of that server, to read outcomes back.
-        #[arg(long, env = "KEYROUTE_REPLAY_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
-        /// With --target: the shop's webhook signing token that server expects.
-        #[arg(long, env = "KEYROUTE_REPLAY_WEBHOOK_TOKEN", hide_env_values = true)]
-        webhook_token: Option<String>,
-        /// With --sandbox: use this database (e.g. PostgreSQL) instead of a throwaway SQLite file.
-        #[arg(long, conflicts_with = "target")]
-        database: Option<String>,
-    },
+    Replay(crate::replay::Options),
     /// Keyword rule files.
     Rules {
         #[command(subcommand)]
@@ -164,26 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Replay {
-            target,
-            sandbox: _,
-            paths,
-            format,
-            fresh_ids,
-            admin_token,
-            webhook_token,
-            database,
-        } => {
+        Command::Replay(options) => {
             crate::telemetry::init("error");
-            let options = crate::replay::Options {
-                target,
-                paths,
-                format,
-                fresh_ids,
-                admin_token,
-                webhook_token,
-                database,
-            };
             let all_passed = runtime()?.block_on(crate::replay::run(options))?;
             Ok(if all_passed {
                 ExitCode::SUCCESS

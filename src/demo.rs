@@ -89,6 +89,7 @@ pub async fn run() -> anyhow::Result<bool> {
         .collect();
     let options = replay::Options {
         target: None,
+        sandbox: true,
         paths: Vec::new(),
         format: report::Format::Table,
         fresh_ids: false,

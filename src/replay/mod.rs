@@ -20,15 +20,31 @@ use serde_json::{Map, Value, json};
 
 use fixture::{Expect, ExpectedEvent, Fixture, Found, Message, World};
 
-/// How the run is set up (from the command line).
+/// How the run is set up: the `keyroute replay` arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// A running keyroute (staging) to send signed webhooks to.
+    #[arg(long, conflicts_with = "sandbox", required_unless_present = "sandbox")]
     pub target: Option<String>,
+    /// Run each fixture against a fresh in-process keyroute and simulated platforms.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Fixture files or folders (searched recursively).
+    #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
     pub format: report::Format,
+    /// Give every delivery a new event_data.id (for repeat runs against one server).
+    #[arg(long)]
     pub fresh_ids: bool,
+    /// With --target: an admin token of that server, to read outcomes back.
+    #[arg(long, env = "KEYROUTE_REPLAY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// With --target: the shop's webhook signing token that server expects.
+    #[arg(long, env = "KEYROUTE_REPLAY_WEBHOOK_TOKEN", hide_env_values = true)]
     pub webhook_token: Option<String>,
-    /// Sandbox only: a database to use instead of a throwaway SQLite file per fixture.
+    /// With --sandbox: use this database (e.g. PostgreSQL) instead of a throwaway SQLite file.
+    #[arg(long, conflicts_with = "target")]
     pub database: Option<String>,
 }
 
