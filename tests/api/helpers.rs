@@ -394,23 +394,30 @@ pub fn message_id() -> String {
 
 /// SQLite in the test's temp dir, or a fresh PostgreSQL database per test.
 async fn test_database(dir: &tempfile::TempDir) -> String {
-    match std::env::var("TEST_POSTGRES_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("keyroute_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("TEST_POSTGRES_URL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            conn.close().await.ok();
-            let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-            url.set_path(&format!("/{name}"));
-            url.to_string()
-        }
-        _ => format!("sqlite://{}/keyroute.db?mode=rwc", dir.path().display()),
+    match fresh_postgres_database().await {
+        Some(url) => url,
+        None => format!("sqlite://{}/keyroute.db?mode=rwc", dir.path().display()),
     }
+}
+
+/// A new, empty PostgreSQL database when the suite runs on PostgreSQL (`TEST_POSTGRES_URL`
+/// names the server), else `None`. `.ci/run` drops them afterwards.
+pub async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("keyroute_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("TEST_POSTGRES_URL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
 }
 
 /// `occurred_at` as Postscript wants it: `%Y-%m-%d %H:%M:%S.%f`.

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use keyroute::replay::{fixture, sandbox};
 use serde_json::Value;
-use sqlx::Connection;
 
 const WORLD: &str = r#"
 [shop]
@@ -127,26 +126,10 @@ async fn replay(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// A fresh PostgreSQL database when the suite runs on PostgreSQL.
-async fn postgres_database() -> Option<String> {
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let name = format!("keyroute_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
-}
-
 #[tokio::test]
 async fn bundled_library_passes_in_the_sandbox() {
     let library = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let db = postgres_database().await;
+    let db = crate::helpers::fresh_postgres_database().await;
     let mut args = vec!["--sandbox", library];
     if let Some(db) = &db {
         args.extend(["--database", db.as_str()]);
