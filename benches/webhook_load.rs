@@ -14,12 +14,12 @@
 
 use std::time::{Duration, Instant};
 
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use keyroute::app::{App, Options};
-use keyroute::config::Config;
-use keyroute::sandbox::{PostscriptSim, SkioSim, SkioSub};
+use keyroute::domain::{Multiple, PlatformKind};
+use keyroute::harness::{self, Settings, ShopSetup};
+use keyroute_sandbox::{Credentials, Sims, World, WorldShopper, WorldSubscription};
 use serde_json::json;
-use sqlx::Connection;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -40,25 +40,6 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-async fn database(dir: &std::path::Path) -> anyhow::Result<(String, &'static str)> {
-    match std::env::var("TEST_POSTGRES_URL") {
-        Ok(admin) if !admin.is_empty() => {
-            let name = format!("keyroute_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await?;
-            let mut url = url::Url::parse(&admin)?;
-            url.set_path(&format!("/{name}"));
-            Ok((url.to_string(), "PostgreSQL"))
-        }
-        _ => Ok((
-            format!("sqlite://{}/load.db?mode=rwc", dir.display()),
-            "SQLite",
-        )),
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; this harness takes its settings from the environment.
     tokio::runtime::Builder::new_multi_thread()
@@ -72,41 +53,74 @@ async fn run() -> anyhow::Result<()> {
     let concurrency = env_usize("LOAD_CONCURRENCY", 32);
     let shops = env_usize("LOAD_SHOPS", 20).max(1);
     let dir = tempfile::tempdir()?;
-    let (db_url, backend) = database(dir.path()).await?;
+    let db_url = harness::fresh_database(dir.path()).await?;
+    let backend = if db_url.starts_with("sqlite:") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
 
-    // Each shop has its own Postscript key and its own Skio account, as in production.
-    let mut skios = Vec::new();
-    let mut postscripts = Vec::new();
-    let mut shop_config = String::new();
+    // Each shop has its own Postscript key and its own Skio account, as in production; each
+    // shop's world holds its share of the shoppers, each with one Skio subscription.
+    let mut sims = Vec::with_capacity(shops);
     for s in 0..shops {
-        let ps = PostscriptSim::start(&format!("sk_load_{s}")).await;
-        ps.set_rate_limit(Some(15));
-        let skio = SkioSim::start(&format!("load-skio-{s}")).await;
-        shop_config.push_str(&format!(
-            "[[shops]]\nid = \"shop_load_{s}\"\ntimezone = \"America/New_York\"\n\
-             [shops.postscript]\napi_key = \"sk_load_{s}\"\nwebhook_token = \"tok_load_{s}\"\nbase_url = \"{}\"\n\
-             [shops.platforms.skio]\napi_token = \"load-skio-{s}\"\nbase_url = \"{}\"\n",
-            ps.base_url(),
-            skio.base_url()
-        ));
-        postscripts.push(ps);
-        skios.push(skio);
+        let world = World {
+            shoppers: (0..n)
+                .filter(|i| i % shops == s)
+                .map(|i| WorldShopper {
+                    name: format!("shopper-{i}"),
+                    phone: format!("+1555{i:07}"),
+                    subscriber_id: format!("s_{i}"),
+                    email: None,
+                    shopify_customer_id: None,
+                    subscriptions: vec![WorldSubscription {
+                        platform: "skio".into(),
+                        id: format!("sub-{i}"),
+                        next_in_days: 3,
+                        interval_days: 30,
+                        status: "active".into(),
+                        shopify_id: None,
+                        customer: None,
+                        address_id: None,
+                    }],
+                })
+                .collect(),
+            ..World::default()
+        };
+        let set = Sims::start(Credentials {
+            webhook_token: format!("tok_load_{s}"),
+            postscript_key: format!("sk_load_{s}"),
+            ..Credentials::with_prefix(&format!("load-{s}"))
+        })
+        .await?;
+        set.postscript.set_rate_limit(Some(15));
+        let tz = jiff::tz::TimeZone::get("America/New_York")?;
+        let today = Timestamp::now().to_zoned(tz.clone()).date();
+        set.seed(&world, today, &tz).map_err(anyhow::Error::msg)?;
+        sims.push(set);
     }
-    let next = Timestamp::now().checked_add(72.hours())?;
-    for i in 0..n {
-        skios[i % shops].add_subscription(SkioSub {
-            id: format!("sub-{i}"),
-            phone: format!("+1555{i:07}"),
-            email: None,
-            status: "ACTIVE".into(),
-            next_billing: next,
-            interval_days: 30,
-        });
-    }
-    let config = Config::from_toml_str(&format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 10\n\
-         [worker]\nconcurrency = 32\npoll_interval_ms = 100\n{shop_config}"
-    ))?;
+    let ids: Vec<String> = (0..shops).map(|s| format!("shop_load_{s}")).collect();
+    let setups: Vec<ShopSetup> = sims
+        .iter()
+        .zip(&ids)
+        .map(|(set, id)| ShopSetup {
+            id,
+            timezone: "America/New_York",
+            multiple: Multiple::Next,
+            sims: set,
+            platforms: &[PlatformKind::Skio],
+            platform_keys: &[],
+            all_platform_keys: "",
+            postscript_keys: "",
+        })
+        .collect();
+    let settings = Settings {
+        max_connections: Some(10),
+        concurrency: Some(32),
+        poll_interval_ms: Some(100),
+        ..Settings::default()
+    };
+    let config = harness::config(&db_url, &settings, &setups)?;
     let app = App::start(&config, Options { migrate: true }).await?;
     let url = format!("{}/webhooks/postscript", app.base_url());
     let http = reqwest::Client::builder()
@@ -164,8 +178,8 @@ async fn run() -> anyhow::Result<()> {
     );
     let done = app.wait_idle(Duration::from_secs(600)).await;
     let total = started.elapsed();
-    let events: usize = postscripts.iter().map(|p| p.events().len()).sum();
-    let skips: usize = skios.iter().map(|s| s.requests_for("skip").len()).sum();
+    let events: usize = sims.iter().map(|s| s.postscript.events().len()).sum();
+    let skips: usize = sims.iter().map(|s| s.skio.requests_for("skip").len()).sum();
     println!(
         "end to end: {events} events, {skips} skips in {:.2}s = {:.0} messages/s{}",
         total.as_secs_f64(),

@@ -2,27 +2,23 @@
 //! the configured address (port 0 picks a free port, which tests and the demo use), and
 //! [`App::shutdown`] stops both gracefully.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::act::Shop;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::keywords::RuleSet;
-use crate::platforms::{self, PlatformHttp};
-use crate::postscript::{Postscript, SubscriberCache};
+use crate::jobs::{self, WorkerContext};
+use crate::metrics::Metrics;
+use crate::outbound::Outbound;
+use crate::shop;
 use crate::store::Store;
-use crate::worker::{self, WorkerContext};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -44,68 +40,6 @@ pub struct App {
     worker: JoinHandle<()>,
 }
 
-/// The process-wide Prometheus recorder (metrics are global; so is this).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
-        })
-        .clone()
-}
-
-/// The rule set a config asks for: its `keywords.dir`, else `./keywords` when present, else
-/// the rule files compiled into the binary.
-pub fn load_rules(config: &Config) -> anyhow::Result<RuleSet> {
-    match &config.keywords.dir {
-        Some(dir) => {
-            RuleSet::load_dir(dir).with_context(|| format!("keywords.dir: {}", dir.display()))
-        }
-        None if Path::new("keywords").is_dir() => RuleSet::load_dir(Path::new("keywords"))
-            .context("keywords/ (the default rule directory)"),
-        None => Ok(RuleSet::embedded()),
-    }
-}
-
-/// Builds every configured shop: its Postscript account, platform adapters and rules.
-pub fn build_shops(
-    config: &Config,
-    rules: Arc<RuleSet>,
-) -> anyhow::Result<HashMap<String, Arc<Shop>>> {
-    let platform_http = PlatformHttp::new(&config.http_client)?;
-    let postscript = Postscript::new(platform_http.client().clone());
-    let mut shops = HashMap::new();
-    for shop in &config.shops {
-        let adapters = platforms::build_for_shop(shop, &platform_http);
-        shops.insert(
-            shop.id.clone(),
-            Arc::new(Shop {
-                id: shop.id.clone(),
-                tz: jiff::tz::TimeZone::get(&shop.timezone)
-                    .with_context(|| format!("shops: {}: timezone", shop.id))?,
-                multiple: shop.multiple,
-                webhook_token: SecretString::from(
-                    shop.postscript.webhook_token.expose_secret().to_owned(),
-                ),
-                postscript: postscript.account(&shop.postscript),
-                subscribers: SubscriberCache::new(Duration::from_secs(
-                    config.worker.subscriber_cache_seconds,
-                )),
-                platforms: adapters,
-                rules: rules.clone(),
-                already_skipped_window: Duration::from_secs(
-                    shop.already_skipped_window_hours * 3600,
-                ),
-                undo_window: Duration::from_secs(shop.undo_window_hours * 3600),
-                lookup_timeout: Duration::from_millis(config.worker.lookup_timeout_ms),
-            }),
-        );
-    }
-    Ok(shops)
-}
-
 impl App {
     pub async fn start(config: &Config, options: Options) -> anyhow::Result<App> {
         for w in config.warnings() {
@@ -115,8 +49,10 @@ impl App {
         if options.migrate {
             store.migrate().await?;
         }
-        let rules = Arc::new(load_rules(config)?);
-        let shops = Arc::new(build_shops(config, rules)?);
+        let metrics = Arc::new(Metrics::new());
+        let outbound = Outbound::new(&config.http_client, metrics.clone())?;
+        let rules = Arc::new(shop::load_rules(config)?);
+        let shops = Arc::new(shop::build_shops(config, rules, &outbound)?);
         let wake = Arc::new(Notify::new());
         let state = Arc::new(AppState {
             store: store.clone(),
@@ -129,7 +65,7 @@ impl App {
                 .collect(),
             wake: wake.clone(),
             max_attempts: config.worker.max_attempts,
-            metrics: metrics_handle(),
+            metrics: metrics.clone(),
         });
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -148,11 +84,12 @@ impl App {
         let ctx = Arc::new(WorkerContext {
             store,
             shops,
+            metrics,
             config: config.worker.clone(),
             wake,
-            worker_id: worker::worker_id(),
+            worker_id: jobs::worker_id(),
         });
-        let worker = tokio::spawn(worker::run(ctx, shutdown.clone()));
+        let worker = tokio::spawn(jobs::run(ctx, shutdown.clone()));
         tracing::info!(%addr, "keyroute listening");
         Ok(App {
             addr,

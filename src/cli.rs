@@ -116,7 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "keyroute: note: shop {shop:?} is not configured; using the default rules"
                 );
             }
-            let rules = app::load_rules(&config)?;
+            let rules = crate::shop::load_rules(&config)?;
             let interpretation = rules.interpret(&text.join(" "));
             if json {
                 println!("{}", serde_json::to_string(&interpretation)?);

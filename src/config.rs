@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::platforms::PlatformKind;
+use crate::domain::{Multiple, PlatformKind};
 
 /// Where the configuration came from, for the start-up log line.
 #[derive(Debug, Clone)]
@@ -194,16 +194,6 @@ impl Default for HttpClientConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Multiple {
-    /// Act on every active subscription whose next date is the earliest (they ship together).
-    #[default]
-    Next,
-    /// Act on every active subscription.
-    All,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShopConfig {
@@ -249,8 +239,11 @@ pub struct PostscriptConfig {
     pub requests_per_second: u32,
 }
 
+/// Postscript's documented limit: 15 requests per second per api key.
+pub const POSTSCRIPT_REQUESTS_PER_SECOND: u32 = 15;
+
 fn default_postscript_rate() -> u32 {
-    crate::postscript::REQUESTS_PER_SECOND
+    POSTSCRIPT_REQUESTS_PER_SECOND
 }
 
 fn default_postscript_url() -> Url {

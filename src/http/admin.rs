@@ -63,24 +63,27 @@ async fn message(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
     let jobs = state.store.jobs_for_message(&id).await?;
-    let outcomes = state.store.outcomes(&id).await?;
+    // A record that cannot be read back is shown as such: the view exists to explain.
+    let (outcomes, outcomes_error) = match state.store.outcomes(&id).await {
+        Ok(o) => (o, None),
+        Err(e @ crate::store::StoreError::Corrupt { .. }) => (Vec::new(), Some(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
     let calls = state.store.calls_for_message(&id).await?;
     let interpretation: Value = serde_json::from_str(&msg.interpretation).unwrap_or(Value::Null);
     let outcomes: Vec<Value> = outcomes
         .into_iter()
         .map(|o| {
-            let event: Value = o
-                .event_body
-                .as_deref()
-                .and_then(|b| serde_json::from_str(b).ok())
-                .unwrap_or(Value::Null);
+            let event = o.event.as_ref().map_or(Value::Null, |e| {
+                serde_json::to_value(e).unwrap_or(Value::Null)
+            });
             json!({
                 "seq": o.seq,
                 "action": o.action,
                 "state": o.state,
                 "platform": o.platform,
                 "subscription_id": o.subscription_id,
-                "previous_date": o.previous_date,
+                "previous_date": o.previous.map(|p| p.date),
                 "target_date": o.target_date,
                 "new_date": o.new_date,
                 "reason": o.reason,
@@ -104,6 +107,7 @@ async fn message(
         "jobs": jobs,
         "calls": calls,
         "outcomes": outcomes,
+        "outcomes_error": outcomes_error,
     })))
 }
 

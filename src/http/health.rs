@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::AppState;
+use crate::store::JobState;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -33,24 +34,18 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // Queue depth is read at scrape time, so every replica reports the shared truth.
     // Every state is reported, zero included, so dashboards and alerts see an empty queue.
     if let Ok(counts) = state.store.job_counts().await {
-        for job_state in [
-            "available",
-            "running",
-            "retryable",
-            "completed",
-            "discarded",
-        ] {
+        for job_state in JobState::ALL {
             let n = counts
                 .iter()
-                .find(|(s, _)| s == job_state)
+                .find(|(s, _)| *s == job_state)
                 .map_or(0, |(_, n)| *n);
-            metrics::gauge!("keyroute_jobs", "state" => job_state).set(n as f64);
+            state.metrics.set_jobs(job_state.as_str(), n);
         }
     }
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
     )

@@ -6,19 +6,18 @@ pub mod error;
 pub mod health;
 pub mod webhook;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 use tokio::sync::Notify;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::act::Shop;
+use crate::metrics::Metrics;
+use crate::shop::Shops;
 use crate::store::Store;
 
 /// Postscript's payloads are small; anything larger than this is refused with 413.
@@ -26,12 +25,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct AppState {
     pub store: Store,
-    pub shops: Arc<HashMap<String, Arc<Shop>>>,
+    pub shops: Arc<Shops>,
     pub admin_tokens: Vec<SecretString>,
     /// Wakes the local worker when a job is enqueued.
     pub wake: Arc<Notify>,
     pub max_attempts: u32,
-    pub metrics: PrometheusHandle,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

@@ -22,8 +22,7 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::error::ApiError;
 use crate::keywords::Interpretation;
-use crate::store::jobs::KIND_ACT;
-use crate::store::{Inserted, NewJob, NewMessage};
+use crate::store::{Inserted, JobKind, MessageStatus, NewJob, NewMessage};
 use crate::telemetry::mask_phone;
 
 pub const SIGNATURE_HEADER: &str = "postscript-signature";
@@ -106,7 +105,7 @@ async fn receive(
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed payload: {e}")))?;
     if envelope.event != INCOMING_MESSAGE {
-        metrics::counter!("keyroute_webhooks_total", "status" => "ignored").increment(1);
+        state.metrics.webhook("ignored");
         return Ok(status("ignored"));
     }
     let data = envelope
@@ -131,7 +130,7 @@ async fn receive(
     if msg.is_opt_out {
         // Postscript has already handled the opt-out; it is never ours to act on or keep.
         tracing::info!(%message_id, shop = %msg.shop_id, %from, "opt-out message ignored");
-        metrics::counter!("keyroute_webhooks_total", "status" => "ignored").increment(1);
+        state.metrics.webhook("ignored");
         return Ok(status("ignored"));
     }
     let interpretation = shop.rules.interpret(&msg.body);
@@ -151,15 +150,15 @@ async fn receive(
         webhook_id: envelope.webhook_id,
         sent_at: msg.created_at,
         status: if intent.is_some() {
-            "accepted"
+            MessageStatus::Accepted
         } else {
-            "ignored"
+            MessageStatus::Ignored
         },
         interpretation: interpretation_json,
-        action: intent.map(|i| i.action.as_str()),
+        action: intent.map(|i| i.action),
     };
     let job = intent.map(|_| NewJob {
-        kind: KIND_ACT,
+        kind: JobKind::Act,
         message_id: msg.id.clone(),
         shop_id: msg.shop_id.clone(),
         subscriber_id: new.subscriber_id.clone(),
@@ -182,6 +181,6 @@ async fn receive(
             tracing::info!(%message_id, shop = %new.shop_id, %from, status = answer, reason, "webhook")
         }
     }
-    metrics::counter!("keyroute_webhooks_total", "status" => answer).increment(1);
+    state.metrics.webhook(answer);
     Ok(status(answer))
 }

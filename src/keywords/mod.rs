@@ -34,52 +34,7 @@ use serde::ser::SerializeMap;
 use self::lexicon::Lexicon;
 use self::schema::ParsedFile;
 
-/// What a shopper asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Skip,
-    Delay,
-    Help,
-    Undo,
-}
-
-impl Action {
-    /// The lower-case name used in rule files, JSON and events.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::Skip => "skip",
-            Action::Delay => "delay",
-            Action::Help => "help",
-            Action::Undo => "undo",
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A recognised request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Intent {
-    pub action: Action,
-    /// For [`Action::Delay`] only: total days (1 week = 7, 1 month = 30), or the rule's
-    /// `default_days` when the shopper gave no duration.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub days: Option<u32>,
-    /// Name of the rule that matched, e.g. `"skip"`.
-    pub rule: String,
-    /// The keyword as written in the rule file that matched, e.g. `"skip"` (also when
-    /// the shopper typed a typo or an elongated form of it).
-    pub keyword: String,
-    /// For [`Action::Delay`]: the rule's `max_days`. `days` may exceed it; the caller
-    /// refuses such a delay (and can tell the shopper the limit).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub max_days: Option<u32>,
-}
+pub use crate::domain::{Action, Intent};
 
 /// No keyword of any rule was found in a usable position.
 pub const REASON_NO_MATCH: &str = "no_match";

@@ -9,11 +9,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{Answer, PlatformClient};
-use super::{
-    Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult, epoch_to_next,
-    instant_for,
-};
+use super::{Platform, WriteResult};
+use crate::domain::{PlatformKind, Shopper, Subscription, epoch_to_next, instant_for};
+use crate::outbound::{Account, Answer, OutboundError};
 
 /// Loop's wire format. Unverified (platforms.md): the skip path, and the reschedule field name
 /// (the doc says `nextBillingDateEpoch`, working code sends `newBillingDateEpoch`; we send both).
@@ -23,7 +21,7 @@ pub mod wire {
     pub const PREFIX: &str = "/admin/2023-10";
 
     pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
-        super::super::http::secret_header("x-loop-token", "", token)
+        crate::outbound::secret_header("x-loop-token", "", token)
     }
 
     pub fn by_customer(shopify_customer_id: &str) -> String {
@@ -46,7 +44,7 @@ pub mod wire {
     }
     /// Loop allows 5/s on reschedule and read-one, within its 10/s overall (doc).
     pub fn per_subscription_quota() -> governor::Quota {
-        super::super::http::quota(5, None)
+        crate::outbound::quota(5, None)
     }
 
     pub fn reschedule_body(epoch: i64) -> serde_json::Value {
@@ -63,7 +61,7 @@ pub mod wire {
 }
 
 pub struct Loop {
-    client: PlatformClient,
+    client: Account,
     tz: TimeZone,
 }
 
@@ -103,7 +101,7 @@ fn id_string(v: &Value) -> Option<String> {
 }
 
 /// Loop's envelope: `data` of a 2xx, with `success: false` as a refusal.
-fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, PlatformError> {
+fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, OutboundError> {
     if !answer.status.is_success() {
         return Err(answer.refusal());
     }
@@ -113,17 +111,17 @@ fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, PlatformError> {
     }
     let w: Wrapped = answer.json()?;
     if w.success == Some(false) {
-        return Err(PlatformError::Refused {
-            platform: PlatformKind::Loop,
+        return Err(OutboundError::refused(
+            "loop",
             op,
-            detail: w.message.unwrap_or_else(|| "success: false".to_owned()),
-        });
+            w.message.unwrap_or_else(|| "success: false".to_owned()),
+        ));
     }
     Ok(w.data)
 }
 
 impl Loop {
-    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+    pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
@@ -134,7 +132,7 @@ impl Loop {
         method: Method,
         path: &str,
         body: Option<Value>,
-    ) -> Result<Value, PlatformError> {
+    ) -> Result<Value, OutboundError> {
         let mut req = self.client.request(method, path);
         if let Some(b) = body {
             req = req.json(&b);
@@ -145,7 +143,7 @@ impl Loop {
 
     /// A read: as [`Loop::call`], but a 404 (Loop's answer for a customer or subscription it
     /// does not know) is "not there", not an error.
-    async fn read(&self, op: &'static str, path: &str) -> Result<Option<Value>, PlatformError> {
+    async fn read(&self, op: &'static str, path: &str) -> Result<Option<Value>, OutboundError> {
         let answer = self
             .client
             .send(op, self.client.request(Method::GET, path))
@@ -182,7 +180,7 @@ impl Loop {
     }
 
     /// The Shopify customer id: from the shopper, else Loop's customer search by email.
-    async fn customer_id(&self, shopper: &Shopper) -> Result<Option<String>, PlatformError> {
+    async fn customer_id(&self, shopper: &Shopper) -> Result<Option<String>, OutboundError> {
         if let Some(id) = &shopper.shopify_customer_id {
             return Ok(Some(id.clone()));
         }
@@ -209,7 +207,7 @@ impl Platform for Loop {
         PlatformKind::Loop
     }
 
-    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, OutboundError> {
         let Some(customer) = self.customer_id(shopper).await? else {
             return Ok(Vec::new());
         };
@@ -221,7 +219,7 @@ impl Platform for Loop {
         &self,
         _shopper: &Shopper,
         sub: &Subscription,
-    ) -> Result<Option<Subscription>, PlatformError> {
+    ) -> Result<Option<Subscription>, OutboundError> {
         let data = self.read("get", &wire::one(&sub.id)).await?;
         Ok(data.and_then(|d| self.to_subscription(d)))
     }
@@ -247,7 +245,7 @@ impl Platform for Loop {
         Ok(self
             .to_subscription(data)
             .map(|s| s.next)
-            .or(Some(super::NextDate { date, at: Some(at) })))
+            .or(Some(crate::domain::NextDate { date, at: Some(at) })))
     }
 }
 

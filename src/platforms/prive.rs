@@ -7,18 +7,18 @@ use jiff::tz::TimeZone;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::http::PlatformClient;
-use super::{
-    NextDate, Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult,
-    instant_for, parse_platform_date,
+use super::{Platform, WriteResult};
+use crate::domain::{
+    NextDate, PlatformKind, Shopper, Subscription, instant_for, parse_platform_date,
 };
+use crate::outbound::{Account, OutboundError};
 
 /// Prive's wire format (doc: their OpenAPI file, possibly stale).
 pub mod wire {
     use secrecy::SecretString;
 
     pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
-        super::super::http::secret_header("authorization", "Bearer ", token)
+        crate::outbound::secret_header("authorization", "Bearer ", token)
     }
 
     fn enc(s: &str) -> String {
@@ -57,12 +57,12 @@ pub mod wire {
 const SKIP_DAY: &str = "skip_day";
 
 pub struct Prive {
-    client: PlatformClient,
+    client: Account,
     tz: TimeZone,
 }
 
 impl Prive {
-    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+    pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
@@ -100,7 +100,7 @@ impl Prive {
         })
     }
 
-    async fn read(&self, id: &str) -> Result<Option<Subscription>, PlatformError> {
+    async fn read(&self, id: &str) -> Result<Option<Subscription>, OutboundError> {
         let v = self
             .client
             .json_call("get", Method::GET, &wire::one(id), None)
@@ -115,7 +115,7 @@ impl Platform for Prive {
         PlatformKind::Prive
     }
 
-    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, OutboundError> {
         let path = match (&shopper.shopify_customer_id, &shopper.email) {
             (Some(id), _) => wire::by_customer(id),
             (None, Some(email)) => wire::by_email(email),
@@ -140,7 +140,7 @@ impl Platform for Prive {
         &self,
         _shopper: &Shopper,
         sub: &Subscription,
-    ) -> Result<Option<Subscription>, PlatformError> {
+    ) -> Result<Option<Subscription>, OutboundError> {
         self.read(&sub.id).await
     }
 

@@ -8,11 +8,9 @@ use jiff::tz::TimeZone;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::http::PlatformClient;
-use super::{
-    NextDate, Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult,
-    parse_platform_date,
-};
+use super::{Platform, WriteResult};
+use crate::domain::{NextDate, PlatformKind, Shopper, Subscription, parse_platform_date};
+use crate::outbound::{Account, OutboundError};
 
 /// Recharge's wire format (doc for headers and limits; code for the calls).
 pub mod wire {
@@ -22,7 +20,7 @@ pub mod wire {
     pub const VERSION: &str = "2021-11";
 
     pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
-        let mut h = super::super::http::secret_header("x-recharge-access-token", "", token);
+        let mut h = crate::outbound::secret_header("x-recharge-access-token", "", token);
         h.insert(
             HeaderName::from_static("x-recharge-version"),
             HeaderValue::from_static(VERSION),
@@ -59,7 +57,7 @@ pub mod wire {
 const CUSTOMER: &str = "customer_id";
 
 pub struct Recharge {
-    client: PlatformClient,
+    client: Account,
     tz: TimeZone,
 }
 
@@ -77,7 +75,7 @@ fn id_value(id: &str) -> Value {
 }
 
 impl Recharge {
-    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+    pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
@@ -97,7 +95,7 @@ impl Recharge {
         })
     }
 
-    async fn read(&self, id: &str) -> Result<Option<Subscription>, PlatformError> {
+    async fn read(&self, id: &str) -> Result<Option<Subscription>, OutboundError> {
         let v = self
             .client
             .json_call("get", Method::GET, &wire::one(id), None)
@@ -106,7 +104,7 @@ impl Recharge {
     }
 
     /// The queued charge that holds this subscription's next order.
-    async fn queued_charge(&self, sub: &Subscription) -> Result<Option<String>, PlatformError> {
+    async fn queued_charge(&self, sub: &Subscription) -> Result<Option<String>, OutboundError> {
         let Some(customer) = sub.extra.get(CUSTOMER) else {
             return Ok(None);
         };
@@ -159,7 +157,7 @@ impl Platform for Recharge {
         shopper.email.is_none()
     }
 
-    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, OutboundError> {
         let Some(email) = &shopper.email else {
             return Ok(Vec::new());
         };
@@ -209,17 +207,17 @@ impl Platform for Recharge {
         &self,
         _shopper: &Shopper,
         sub: &Subscription,
-    ) -> Result<Option<Subscription>, PlatformError> {
+    ) -> Result<Option<Subscription>, OutboundError> {
         self.read(&sub.id).await
     }
 
     async fn skip_next(&self, sub: &Subscription) -> WriteResult {
         let Some(charge) = self.queued_charge(sub).await? else {
-            return Err(PlatformError::Refused {
-                platform: PlatformKind::Recharge,
-                op: "skip",
-                detail: "no queued charge holds this subscription".into(),
-            });
+            return Err(OutboundError::refused(
+                "recharge",
+                "skip",
+                "no queued charge holds this subscription",
+            ));
         };
         self.client
             .json_call(

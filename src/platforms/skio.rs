@@ -8,11 +8,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Answer, PlatformClient};
-use super::{
-    NextDate, Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult,
-    parse_platform_date,
-};
+use super::{Platform, WriteResult};
+use crate::domain::{NextDate, PlatformKind, Shopper, Subscription, parse_platform_date};
+use crate::outbound::{Account, Answer, OutboundError};
 
 /// Everything about Skio's wire format in one place. The GraphQL documents follow
 /// platforms.md; the variable types (`String!`) are unverified against Skio's schema.
@@ -22,7 +20,7 @@ pub mod wire {
     pub const PATH: &str = "/v1/graphql";
 
     pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
-        super::super::http::secret_header("authorization", "API ", token)
+        crate::outbound::secret_header("authorization", "API ", token)
     }
 
     pub const BY_PHONE: &str = "query SubscriptionsByPhone($phone: String!) { Subscriptions(where: {status: {_eq: \"ACTIVE\"}, StorefrontUser: {phoneNumber: {_eq: $phone}}}) { id status nextBillingDate StorefrontUser { id email } } }";
@@ -32,7 +30,7 @@ pub mod wire {
 }
 
 pub struct Skio {
-    client: PlatformClient,
+    client: Account,
     tz: TimeZone,
 }
 
@@ -69,7 +67,7 @@ struct MutationResult {
 }
 
 impl Skio {
-    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+    pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
@@ -82,7 +80,7 @@ impl Skio {
         query: &str,
         variables: Value,
         field: &str,
-    ) -> Result<Value, PlatformError> {
+    ) -> Result<Value, OutboundError> {
         let req = self
             .client
             .request(Method::POST, wire::PATH)
@@ -95,20 +93,13 @@ impl Skio {
                 .map(|e| e.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(PlatformError::Refused {
-                platform: PlatformKind::Skio,
-                op,
-                detail,
-            });
+            return Err(OutboundError::refused("skio", op, detail));
         }
         parsed
             .data
             .and_then(|mut d| d.get_mut(field).map(Value::take))
-            .ok_or_else(|| PlatformError::Retryable {
-                platform: PlatformKind::Skio,
-                op,
-                detail: format!("answer has no data.{field}"),
-                retry_after: None,
+            .ok_or_else(|| {
+                OutboundError::retryable("skio", op, format!("answer has no data.{field}"))
             })
     }
 
@@ -125,20 +116,16 @@ impl Skio {
         })
     }
 
-    fn mutation_result(&self, op: &'static str, v: Value) -> Result<MutationResult, PlatformError> {
-        let r: MutationResult =
-            serde_json::from_value(v).map_err(|e| PlatformError::Retryable {
-                platform: PlatformKind::Skio,
-                op,
-                detail: format!("unreadable {op} result: {e}"),
-                retry_after: None,
-            })?;
+    fn mutation_result(&self, op: &'static str, v: Value) -> Result<MutationResult, OutboundError> {
+        let r: MutationResult = serde_json::from_value(v).map_err(|e| {
+            OutboundError::retryable("skio", op, format!("unreadable {op} result: {e}"))
+        })?;
         if !r.ok {
-            return Err(PlatformError::Refused {
-                platform: PlatformKind::Skio,
+            return Err(OutboundError::refused(
+                "skio",
                 op,
-                detail: r.message.unwrap_or_else(|| "ok: false".to_owned()),
-            });
+                r.message.unwrap_or_else(|| "ok: false".to_owned()),
+            ));
         }
         Ok(r)
     }
@@ -154,7 +141,7 @@ impl Platform for Skio {
         false
     }
 
-    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, OutboundError> {
         let mut subs = self
             .call(
                 "lookup",
@@ -175,13 +162,9 @@ impl Platform for Skio {
                 )
                 .await?;
         }
-        let list: Vec<SkioSubscription> =
-            serde_json::from_value(subs).map_err(|e| PlatformError::Retryable {
-                platform: PlatformKind::Skio,
-                op: "lookup",
-                detail: format!("unreadable Subscriptions: {e}"),
-                retry_after: None,
-            })?;
+        let list: Vec<SkioSubscription> = serde_json::from_value(subs).map_err(|e| {
+            OutboundError::retryable("skio", "lookup", format!("unreadable Subscriptions: {e}"))
+        })?;
         Ok(list
             .into_iter()
             .filter_map(|s| self.to_subscription(s))
@@ -192,7 +175,7 @@ impl Platform for Skio {
         &self,
         shopper: &Shopper,
         sub: &Subscription,
-    ) -> Result<Option<Subscription>, PlatformError> {
+    ) -> Result<Option<Subscription>, OutboundError> {
         Ok(self
             .find_active(shopper)
             .await?

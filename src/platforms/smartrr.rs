@@ -9,10 +9,9 @@ use jiff::tz::TimeZone;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::http::PlatformClient;
-use super::{
-    Platform, PlatformError, PlatformKind, Shopper, Subscription, WriteResult, parse_platform_date,
-};
+use super::{Platform, WriteResult};
+use crate::domain::{PlatformKind, Shopper, Subscription, parse_platform_date};
+use crate::outbound::{Account, OutboundError};
 
 /// Smartrr's wire format. Unverified (platforms.md): the purchase-state field names
 /// (`purchaseStateStatus`, `nextBillingDate`) and the set-date body field.
@@ -20,7 +19,7 @@ pub mod wire {
     use secrecy::SecretString;
 
     pub fn auth(token: &SecretString) -> reqwest::header::HeaderMap {
-        super::super::http::secret_header("x-smartrr-access-token", "", token)
+        crate::outbound::secret_header("x-smartrr-access-token", "", token)
     }
 
     pub fn orders_by_email(email: &str) -> String {
@@ -48,7 +47,7 @@ pub mod wire {
 const CUST_REL: &str = "cust_rel_id";
 
 pub struct Smartrr {
-    client: PlatformClient,
+    client: Account,
     tz: TimeZone,
 }
 
@@ -73,7 +72,7 @@ fn str_of(v: &Value) -> Option<String> {
 }
 
 impl Smartrr {
-    pub fn new(client: PlatformClient, tz: TimeZone) -> Self {
+    pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
     }
 
@@ -93,7 +92,7 @@ impl Smartrr {
         })
     }
 
-    async fn purchase_states(&self, cust_rel: &str) -> Result<Vec<Subscription>, PlatformError> {
+    async fn purchase_states(&self, cust_rel: &str) -> Result<Vec<Subscription>, OutboundError> {
         let list = self
             .client
             .json_call("list", Method::GET, &wire::purchase_states(cust_rel), None)
@@ -108,19 +107,19 @@ impl Smartrr {
         &self,
         sub: &'a Subscription,
         op: &'static str,
-    ) -> Result<&'a str, PlatformError> {
+    ) -> Result<&'a str, OutboundError> {
         sub.extra
             .get(CUST_REL)
             .map(String::as_str)
-            .ok_or(PlatformError::Rejected {
-                platform: PlatformKind::Smartrr,
+            .ok_or(OutboundError::operator(
+                "smartrr",
                 op,
-                detail: "subscription without its customer relationship id".into(),
-            })
+                "subscription without its customer relationship id",
+            ))
     }
 
     /// Writes answer with the updated purchase state; its date is the new one.
-    fn written(&self, answer: Value) -> Option<super::NextDate> {
+    fn written(&self, answer: Value) -> Option<crate::domain::NextDate> {
         let state = match answer {
             Value::Object(mut o) if o.contains_key("data") => o.remove("data")?,
             v => v,
@@ -139,7 +138,7 @@ impl Platform for Smartrr {
         shopper.email.is_none()
     }
 
-    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, PlatformError> {
+    async fn find_active(&self, shopper: &Shopper) -> Result<Vec<Subscription>, OutboundError> {
         let Some(email) = &shopper.email else {
             return Ok(Vec::new());
         };
@@ -168,7 +167,7 @@ impl Platform for Smartrr {
         &self,
         _shopper: &Shopper,
         sub: &Subscription,
-    ) -> Result<Option<Subscription>, PlatformError> {
+    ) -> Result<Option<Subscription>, OutboundError> {
         let rel = self.cust_rel(sub, "list")?;
         Ok(self
             .purchase_states(rel)
@@ -199,6 +198,6 @@ impl Platform for Smartrr {
             .await?;
         Ok(self
             .written(answer)
-            .or(Some(super::NextDate { date, at: None })))
+            .or(Some(crate::domain::NextDate { date, at: None })))
     }
 }

@@ -6,60 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct World {
-    pub shop: WorldShop,
-    #[serde(default, rename = "shopper")]
-    pub shoppers: Vec<WorldShopper>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorldShop {
-    pub id: String,
-    #[serde(default = "default_tz")]
-    pub timezone: String,
-    #[serde(default)]
-    pub multiple: Option<String>,
-}
-
-fn default_tz() -> String {
-    "UTC".to_owned()
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorldShopper {
-    pub name: String,
-    pub phone: String,
-    pub subscriber_id: String,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub shopify_customer_id: Option<i64>,
-    #[serde(default, rename = "subscription")]
-    pub subscriptions: Vec<WorldSubscription>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorldSubscription {
-    pub platform: String,
-    pub id: String,
-    pub next_in_days: i64,
-    #[serde(default = "default_interval")]
-    pub interval_days: i64,
-    #[serde(default = "default_status")]
-    pub status: String,
-}
-
-fn default_interval() -> i64 {
-    30
-}
-fn default_status() -> String {
-    "active".to_owned()
-}
+pub use keyroute_sandbox::world::{World, WorldShop, WorldShopper, WorldSubscription};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,10 +157,4 @@ fn find_world(fixture: &Path) -> Result<PathBuf, String> {
 pub fn load_world(path: &Path) -> Result<World, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-impl World {
-    pub fn shopper(&self, name: &str) -> Option<&WorldShopper> {
-        self.shoppers.iter().find(|s| s.name == name)
-    }
 }

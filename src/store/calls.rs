@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::{ClaimedJob, Store};
-use crate::platforms::http::CallRecord;
+use super::{ClaimedJob, Store, StoreError};
+use crate::outbound::CallRecord;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct CallRow {
@@ -25,7 +25,7 @@ impl Store {
         &self,
         job: &ClaimedJob,
         calls: &[CallRecord],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         if calls.is_empty() {
             return Ok(());
         }
@@ -49,16 +49,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
 
-    pub async fn calls_for_message(&self, message_id: &str) -> Result<Vec<CallRow>, sqlx::Error> {
-        sqlx::query_as(
+    pub async fn calls_for_message(&self, message_id: &str) -> Result<Vec<CallRow>, StoreError> {
+        Ok(sqlx::query_as(
             "SELECT job_id, attempt, service, op, method, path, status, error, duration_ms, at \
              FROM calls WHERE message_id = $1 ORDER BY id",
         )
         .bind(message_id)
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 }

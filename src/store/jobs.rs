@@ -6,25 +6,98 @@
 //! running, locked by this worker, at this attempt. A worker that lost its lease (it stalled,
 //! the job was rescued and claimed again) therefore changes nothing.
 
+use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Backend, Store, now_ms};
+use super::error::parse;
+use super::{Backend, Store, StoreError};
+use crate::domain::now_ms;
 
-pub const KIND_ACT: &str = "act";
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Carry out one message's intent.
+    Act,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Act => "act",
+        }
+    }
+}
+
+impl std::str::FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "act" => Ok(JobKind::Act),
+            other => Err(format!("unknown job kind {other:?}")),
+        }
+    }
+}
+
+/// Where a job is in its life (the `state` column's CHECK lists the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Available,
+    Running,
+    Retryable,
+    Completed,
+    Discarded,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Available,
+        JobState::Running,
+        JobState::Retryable,
+        JobState::Completed,
+        JobState::Discarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Available => "available",
+            JobState::Running => "running",
+            JobState::Retryable => "retryable",
+            JobState::Completed => "completed",
+            JobState::Discarded => "discarded",
+        }
+    }
+
+    /// Finished for good: nothing more will happen unless someone retries it.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Completed | JobState::Discarded)
+    }
+}
+
+impl std::str::FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        JobState::ALL
+            .into_iter()
+            .find(|j| j.as_str() == s)
+            .ok_or_else(|| format!("unknown job state {s:?}"))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    pub kind: &'static str,
+    pub kind: JobKind,
     pub message_id: String,
     pub shop_id: String,
     pub subscriber_id: String,
     pub max_attempts: u32,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub message_id: String,
     pub shop_id: String,
     pub attempt: i64,
@@ -52,11 +125,21 @@ impl ClaimedJob {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    kind: String,
+    message_id: String,
+    shop_id: String,
+    attempt: i64,
+    max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct JobRow {
     pub id: i64,
-    pub kind: String,
-    pub state: String,
+    pub kind: JobKind,
+    pub state: JobState,
     pub attempt: i64,
     pub max_attempts: i64,
     pub scheduled_at: i64,
@@ -64,6 +147,38 @@ pub struct JobRow {
     pub finalized_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    state: String,
+    attempt: i64,
+    max_attempts: i64,
+    scheduled_at: i64,
+    attempted_at: Option<i64>,
+    finalized_at: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<Row> for JobRow {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(JobRow {
+            id: r.id,
+            kind: parse("job kind", &r.kind)?,
+            state: parse("job state", &r.state)?,
+            attempt: r.attempt,
+            max_attempts: r.max_attempts,
+            scheduled_at: r.scheduled_at,
+            attempted_at: r.attempted_at,
+            finalized_at: r.finalized_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+        })
+    }
 }
 
 const GUARD: &str = "id = $1 AND state = 'running' AND locked_by = $2 AND attempt = $3";
@@ -77,7 +192,7 @@ pub(super) async fn insert(
         "INSERT INTO jobs (kind, message_id, shop_id, subscriber_id, state, attempt, max_attempts, \
          scheduled_at, created_at) VALUES ($1, $2, $3, $6, 'available', 0, $4, $5, $5)",
     )
-    .bind(job.kind)
+    .bind(job.kind.as_str())
     .bind(&job.message_id)
     .bind(&job.shop_id)
     .bind(i64::from(job.max_attempts))
@@ -99,7 +214,7 @@ impl Store {
         worker: &str,
         lease_ms: i64,
         per_shop: i64,
-    ) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    ) -> Result<Option<ClaimedJob>, StoreError> {
         let now = now_ms();
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -117,17 +232,28 @@ impl Store {
                ORDER BY j.scheduled_at, j.id LIMIT 1 {lock}) \
              RETURNING id, kind, message_id, shop_id, attempt, max_attempts"
         );
-        sqlx::query_as(&sql)
+        let row: Option<ClaimedRow> = sqlx::query_as(&sql)
             .bind(now)
             .bind(worker)
             .bind(now + lease_ms)
             .bind(per_shop)
             .fetch_optional(&self.pool)
-            .await
+            .await?;
+        row.map(|r| {
+            Ok(ClaimedJob {
+                kind: parse("job kind", &r.kind)?,
+                id: r.id,
+                message_id: r.message_id,
+                shop_id: r.shop_id,
+                attempt: r.attempt,
+                max_attempts: r.max_attempts,
+            })
+        })
+        .transpose()
     }
 
     /// Extends the lease; false when the job is no longer ours.
-    pub async fn heartbeat(&self, g: &JobGuard, lease_ms: i64) -> Result<bool, sqlx::Error> {
+    pub async fn heartbeat(&self, g: &JobGuard, lease_ms: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(&format!("UPDATE jobs SET lease_until = $4 WHERE {GUARD}"))
             .bind(g.job_id)
             .bind(&g.worker)
@@ -138,8 +264,8 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn complete_job(&self, g: &JobGuard) -> Result<bool, sqlx::Error> {
-        self.finish(g, "completed", None, None).await
+    pub async fn complete_job(&self, g: &JobGuard) -> Result<bool, StoreError> {
+        self.finish(g, JobState::Completed, None, None).await
     }
 
     /// Schedules another attempt at `at_ms`.
@@ -148,23 +274,24 @@ impl Store {
         g: &JobGuard,
         at_ms: i64,
         error: &str,
-    ) -> Result<bool, sqlx::Error> {
-        self.finish(g, "retryable", Some(at_ms), Some(error)).await
+    ) -> Result<bool, StoreError> {
+        self.finish(g, JobState::Retryable, Some(at_ms), Some(error))
+            .await
     }
 
-    pub async fn discard_job(&self, g: &JobGuard, error: &str) -> Result<bool, sqlx::Error> {
-        self.finish(g, "discarded", None, Some(error)).await
+    pub async fn discard_job(&self, g: &JobGuard, error: &str) -> Result<bool, StoreError> {
+        self.finish(g, JobState::Discarded, None, Some(error)).await
     }
 
     async fn finish(
         &self,
         g: &JobGuard,
-        state: &str,
+        state: JobState,
         scheduled_at: Option<i64>,
         error: Option<&str>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let finalized = (state != "retryable").then_some(now);
+        let finalized = state.is_final().then_some(now);
         let r = sqlx::query(&format!(
             "UPDATE jobs SET state = $4, locked_by = NULL, lease_until = NULL, \
              scheduled_at = COALESCE($5, scheduled_at), finalized_at = $6, \
@@ -173,7 +300,7 @@ impl Store {
         .bind(g.job_id)
         .bind(&g.worker)
         .bind(g.attempt)
-        .bind(state)
+        .bind(state.as_str())
         .bind(scheduled_at)
         .bind(finalized)
         .bind(error)
@@ -185,7 +312,7 @@ impl Store {
     /// Returns expired leases to the queue (or discards them when no attempt is left).
     /// Only rows still `running` past their lease are touched, so a job that finished in the
     /// meantime is never overwritten.
-    pub async fn rescue_expired(&self) -> Result<u64, sqlx::Error> {
+    pub async fn rescue_expired(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE jobs SET \
@@ -201,18 +328,19 @@ impl Store {
         Ok(r.rows_affected())
     }
 
-    pub async fn jobs_for_message(&self, message_id: &str) -> Result<Vec<JobRow>, sqlx::Error> {
-        sqlx::query_as(
+    pub async fn jobs_for_message(&self, message_id: &str) -> Result<Vec<JobRow>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, kind, state, attempt, max_attempts, scheduled_at, attempted_at, finalized_at, \
              last_error, created_at FROM jobs WHERE message_id = $1 ORDER BY id",
         )
         .bind(message_id)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(JobRow::try_from).collect()
     }
 
     /// Jobs not yet finished (available, running or retryable): tests and the demo wait on it.
-    pub async fn unfinished_jobs(&self) -> Result<i64, sqlx::Error> {
+    pub async fn unfinished_jobs(&self) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM jobs WHERE state IN ('available', 'running', 'retryable')",
         )
@@ -222,9 +350,13 @@ impl Store {
     }
 
     /// Job counts per state, for `/metrics`.
-    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-            .fetch_all(&self.pool)
-            .await
+    pub async fn job_counts(&self) -> Result<Vec<(JobState, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((parse("job state", &s)?, n)))
+            .collect()
     }
 }

@@ -3,6 +3,7 @@
 //! This module owns every SQL statement; nothing else in the crate writes SQL.
 
 pub mod calls;
+mod error;
 pub mod jobs;
 pub mod messages;
 pub mod outcomes;
@@ -17,9 +18,12 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::config::DatabaseConfig;
 
-pub use jobs::{ClaimedJob, JobGuard, NewJob};
-pub use messages::{Inserted, NewMessage, StoredMessage};
-pub use outcomes::{EventState, Outcome, OutcomeState};
+pub use error::StoreError;
+pub use jobs::{ClaimedJob, JobGuard, JobKind, JobState, NewJob};
+pub use messages::{Inserted, MessageStatus, NewMessage, StoredMessage};
+pub use outcomes::{
+    EventState, History, LastSkip, Outcome, OutcomeRef, OutcomeState, PastChange, Target,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -36,13 +40,8 @@ pub struct Store {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Milliseconds since the epoch, the unit of every time column.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 impl Store {
-    pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<Store> {
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let url = cfg.url.expose_secret();
@@ -52,7 +51,7 @@ impl Store {
             Backend::Postgres
         };
         let options = AnyConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
+            .map_err(|e| StoreError::Setup(format!("database.url: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
         let pool = AnyPoolOptions::new()
@@ -75,12 +74,12 @@ impl Store {
             })
             .connect_with(options)
             .await
-            .map_err(|e| anyhow::anyhow!("database: cannot connect: {e}"))?;
+            .map_err(|e| StoreError::Setup(format!("database: cannot connect: {e}")))?;
         Ok(Store { pool, backend })
     }
 
     /// Applies the embedded migrations for this backend.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -88,7 +87,7 @@ impl Store {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| anyhow::anyhow!("migrations: {e}"))
+            .map_err(|e| StoreError::Setup(format!("migrations: {e}")))
     }
 
     /// True when the database answers a trivial query (for `/readyz`).

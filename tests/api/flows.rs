@@ -1,7 +1,7 @@
 //! A reply's whole path: webhook → job → platform write → Postscript event.
 
 use jiff::ToSpan;
-use keyroute::sandbox::{Fault, FaultKind};
+use keyroute_sandbox::{Fault, FaultKind};
 use serde_json::{Value, json};
 
 use crate::helpers::*;

@@ -1,18 +1,16 @@
-//! Starts the real server on port 0 against simulated Postscript, Skio and Loop on loopback,
-//! with a fresh database: SQLite in a temp dir by default, PostgreSQL when
-//! `TEST_POSTGRES_URL` names a server (`.ci/run` sets it).
+//! Starts the real server on port 0 against simulated Postscript and the five platforms on
+//! loopback (keyroute's one harness), with a fresh database: SQLite in a temp dir by default,
+//! PostgreSQL when `TEST_POSTGRES_URL` names a server (`.ci/run` sets it).
 
 use std::time::Duration;
 
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use keyroute::app::{App, Options};
 use keyroute::config::Config;
-use keyroute::sandbox::{
-    LoopSim, LoopSub, PostscriptSim, PriveSim, PriveSub, RechargeSim, RechargeSub, SimSubscriber,
-    SkioSim, SkioSub, SmartrrSim, SmartrrSub,
-};
+use keyroute::domain::{Multiple, PlatformKind};
+use keyroute::harness::{self, Settings, ShopSetup};
+use keyroute_sandbox::{Credentials, Sims, World};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 pub const SHOP: &str = "shop_test";
 pub const WEBHOOK_TOKEN: &str = "whtok-test-0123456789";
@@ -56,17 +54,20 @@ pub const NOBODY_SUBSCRIBER: &str = "s_nobody003";
 
 pub struct TestApp {
     pub app: Option<App>,
-    pub postscript: PostscriptSim,
-    pub skio: SkioSim,
-    pub loop_: LoopSim,
-    pub smartrr: SmartrrSim,
-    pub prive: PriveSim,
-    pub recharge: RechargeSim,
+    /// Postscript and the platforms; `t.skio`, `t.postscript`... reach them (Deref).
+    pub sims: Sims,
     pub db_url: String,
     pub http: reqwest::Client,
-    /// The next order of both seeded subscriptions: ten days from now at 16:00 UTC.
+    /// The next order of every seeded subscription: ten days from today at 16:00 UTC.
     pub next_billing: Timestamp,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Sims;
+    fn deref(&self) -> &Sims {
+        &self.sims
+    }
 }
 
 /// Per-test settings; the defaults make retries and rescue quick.
@@ -91,109 +92,94 @@ impl Default for Timing {
     }
 }
 
+/// The test world: one shopper per platform family and one nobody knows.
+fn world() -> World {
+    let text = format!(
+        r#"
+[[shopper]]
+name = "skio"
+phone = "{SKIO_PHONE}"
+subscriber_id = "{SKIO_SUBSCRIBER}"
+email = "skio.shopper@example.com"
+[[shopper.subscription]]
+platform = "skio"
+id = "{SKIO_SUB}"
+next_in_days = 10
+
+[[shopper]]
+name = "loop"
+phone = "{LOOP_PHONE}"
+subscriber_id = "{LOOP_SUBSCRIBER}"
+email = "loop.shopper@example.com"
+shopify_customer_id = {LOOP_CUSTOMER}
+[[shopper.subscription]]
+platform = "loop"
+id = "{LOOP_SUB}"
+shopify_id = 9100001
+next_in_days = 10
+
+[[shopper]]
+name = "other"
+phone = "{OTHER_PHONE}"
+subscriber_id = "{OTHER_SUBSCRIBER}"
+email = "{OTHER_EMAIL}"
+shopify_customer_id = {OTHER_CUSTOMER}
+[[shopper.subscription]]
+platform = "smartrr"
+id = "{SMARTRR_SUB}"
+customer = "{SMARTRR_CUST_REL}"
+next_in_days = 10
+[[shopper.subscription]]
+platform = "prive"
+id = "{PRIVE_SUB}"
+next_in_days = 10
+[[shopper.subscription]]
+platform = "recharge"
+id = "{RECHARGE_SUB}"
+customer = "{RECHARGE_CUSTOMER}"
+address_id = 9
+next_in_days = 10
+
+[[shopper]]
+name = "nobody"
+phone = "{NOBODY_PHONE}"
+subscriber_id = "{NOBODY_SUBSCRIBER}"
+email = "nobody@example.com"
+"#
+    );
+    toml::from_str(&text).expect("test world")
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Timing::default()).await
 }
 
 pub async fn spawn_app_with(timing: Timing) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = test_database(&dir).await;
-    let postscript = PostscriptSim::start(API_KEY).await;
-    postscript.set_webhook_token(WEBHOOK_TOKEN);
-    let skio = SkioSim::start(SKIO_TOKEN).await;
-    let loop_ = LoopSim::start(LOOP_TOKEN).await;
-    let smartrr = SmartrrSim::start(SMARTRR_TOKEN).await;
-    let prive = PriveSim::start(PRIVE_TOKEN).await;
-    let recharge = RechargeSim::start(RECHARGE_TOKEN).await;
-
-    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    let next_billing = today
-        .checked_add(10.days())
-        .unwrap()
-        .at(16, 0, 0, 0)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .unwrap()
-        .timestamp();
-    skio.add_subscription(SkioSub {
-        id: SKIO_SUB.into(),
-        phone: SKIO_PHONE.into(),
-        email: Some("skio.shopper@example.com".into()),
-        status: "ACTIVE".into(),
-        next_billing,
-        interval_days: 30,
-    });
-    postscript.add_subscriber(SimSubscriber {
-        id: SKIO_SUBSCRIBER.into(),
-        phone: SKIO_PHONE.into(),
-        email: Some("skio.shopper@example.com".into()),
-        shopify_customer_id: None,
-    });
-    loop_.add_subscription(LoopSub {
-        id: LOOP_SUB,
-        shopify_id: 9_100_001,
-        customer_shopify_id: LOOP_CUSTOMER,
-        email: Some("loop.shopper@example.com".into()),
-        status: "ACTIVE".into(),
-        next_billing_epoch: next_billing.as_second(),
-        interval_days: 30,
-    });
-    postscript.add_subscriber(SimSubscriber {
-        id: LOOP_SUBSCRIBER.into(),
-        phone: LOOP_PHONE.into(),
-        email: Some("loop.shopper@example.com".into()),
-        shopify_customer_id: Some(LOOP_CUSTOMER),
-    });
-    postscript.add_subscriber(SimSubscriber {
-        id: OTHER_SUBSCRIBER.into(),
-        phone: OTHER_PHONE.into(),
-        email: Some(OTHER_EMAIL.into()),
-        shopify_customer_id: Some(OTHER_CUSTOMER),
-    });
-    smartrr.add_subscription(SmartrrSub {
-        id: SMARTRR_SUB.into(),
-        cust_rel_id: SMARTRR_CUST_REL.into(),
-        email: OTHER_EMAIL.to_lowercase(),
-        status: "ACTIVE".into(),
-        next_billing,
-        interval_days: 30,
-    });
-    prive.add_subscription(PriveSub {
-        id: PRIVE_SUB.into(),
-        subscriber_external_id: Some(OTHER_CUSTOMER.to_string()),
-        email: Some(OTHER_EMAIL.to_lowercase()),
-        status: "ACTIVE".into(),
-        next_billing,
-        interval_days: 30,
-    });
-    recharge.add_subscription(RechargeSub {
-        id: RECHARGE_SUB,
-        customer_id: RECHARGE_CUSTOMER,
-        email: OTHER_EMAIL.to_lowercase(),
-        address_id: 9,
-        status: "active".into(),
-        next_charge: next_billing
-            .to_zoned(jiff::tz::TimeZone::get(TZ).unwrap())
-            .date(),
-        interval_days: 30,
-    });
-    postscript.add_subscriber(SimSubscriber {
-        id: NOBODY_SUBSCRIBER.into(),
-        phone: NOBODY_PHONE.into(),
-        email: Some("nobody@example.com".into()),
-        shopify_customer_id: None,
-    });
-
+    let db_url = harness::fresh_database(dir.path())
+        .await
+        .expect("a test database");
+    let sims = Sims::start(Credentials {
+        postscript_key: API_KEY.into(),
+        webhook_token: WEBHOOK_TOKEN.into(),
+        skio: SKIO_TOKEN.into(),
+        loop_: LOOP_TOKEN.into(),
+        smartrr: SMARTRR_TOKEN.into(),
+        prive: PRIVE_TOKEN.into(),
+        recharge: RECHARGE_TOKEN.into(),
+    })
+    .await
+    .expect("simulators start");
+    let world = world();
+    let tz = jiff::tz::TimeZone::get(TZ).unwrap();
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    sims.seed(&world, today, &tz).expect("seed the world");
     let mut t = TestApp {
         app: None,
-        postscript,
-        skio,
-        loop_,
-        smartrr,
-        prive,
-        recharge,
+        sims,
         db_url,
         http: reqwest::Client::new(),
-        next_billing,
+        next_billing: keyroute_sandbox::world::next_order(today, 10).unwrap(),
         _dir: dir,
     };
     t.start(&timing).await;
@@ -202,72 +188,51 @@ pub async fn spawn_app_with(timing: Timing) -> TestApp {
 
 impl TestApp {
     pub fn config_text(&self, timing: &Timing) -> String {
-        format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-[database]
-url = "{db}"
-max_connections = 5
-[admin]
-tokens = ["{ADMIN_TOKEN}"]
-[worker]
-concurrency = 4
-lease_seconds = {lease}
-max_attempts = 5
-backoff_base_ms = 20
-backoff_max_ms = 200
-poll_interval_ms = 50
-shutdown_grace_seconds = 5
-lookup_timeout_ms = {lookup}
-[http_client]
-timeout_ms = 3000
-connect_timeout_ms = 1000
-
-[[shops]]
-id = "{SHOP}"
-timezone = "{TZ}"
-multiple = "{multiple}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{ps}"
-[shops.platforms.skio]
-api_token = "{SKIO_TOKEN}"
-base_url = "{skio}"
-[shops.platforms.loop]
-api_token = "{LOOP_TOKEN}"
-base_url = "{loop_}"
-
-"#,
-            db = self.db_url,
-            lease = timing.lease_seconds,
-            lookup = timing.lookup_timeout_ms,
-            multiple = timing.multiple,
-            ps = self.postscript.base_url(),
-            skio = self.skio.base_url(),
-            loop_ = self.loop_.base_url(),
-        ) + &single_platform_shop(
-            SHOP_SMARTRR,
-            "smartrr",
-            SMARTRR_TOKEN,
-            &self.smartrr.base_url(),
-            "",
-            &self.postscript.base_url(),
-        ) + &single_platform_shop(
-            SHOP_PRIVE,
-            "prive",
-            PRIVE_TOKEN,
-            &self.prive.base_url(),
-            "",
-            &self.postscript.base_url(),
-        ) + &single_platform_shop(
-            SHOP_RECHARGE,
-            "recharge",
-            RECHARGE_TOKEN,
-            &self.recharge.base_url(),
-            timing.recharge_rate.as_deref().unwrap_or_default(),
-            &self.postscript.base_url(),
+        let settings = Settings {
+            admin_token: Some(ADMIN_TOKEN.into()),
+            max_connections: Some(5),
+            concurrency: Some(4),
+            lease_seconds: Some(timing.lease_seconds),
+            max_attempts: Some(5),
+            backoff_base_ms: Some(20),
+            backoff_max_ms: Some(200),
+            poll_interval_ms: Some(50),
+            shutdown_grace_seconds: Some(5),
+            lookup_timeout_ms: Some(timing.lookup_timeout_ms),
+            http_timeout_ms: Some(3000),
+            http_connect_timeout_ms: Some(1000),
+        };
+        let multiple = match timing.multiple {
+            "all" => Multiple::All,
+            _ => Multiple::Next,
+        };
+        let shop = |id, platforms| ShopSetup {
+            id,
+            timezone: TZ,
+            multiple: Multiple::Next,
+            sims: &self.sims,
+            platforms,
+            platform_keys: &[],
+            all_platform_keys: "",
+            postscript_keys: "",
+        };
+        let recharge_rate = timing.recharge_rate.clone().unwrap_or_default();
+        let recharge_keys = [(PlatformKind::Recharge, recharge_rate.as_str())];
+        harness::config_toml(
+            &self.db_url,
+            &settings,
+            &[
+                ShopSetup {
+                    multiple,
+                    ..shop(SHOP, &[PlatformKind::Skio, PlatformKind::Loop])
+                },
+                shop(SHOP_SMARTRR, &[PlatformKind::Smartrr]),
+                shop(SHOP_PRIVE, &[PlatformKind::Prive]),
+                ShopSetup {
+                    platform_keys: &recharge_keys,
+                    ..shop(SHOP_RECHARGE, &[PlatformKind::Recharge])
+                },
+            ],
         )
     }
 
@@ -335,32 +300,6 @@ base_url = "{loop_}"
     }
 }
 
-/// A `[[shops]]` table for a shop on one platform; `extra` goes into its platform table.
-fn single_platform_shop(
-    id: &str,
-    platform: &str,
-    token: &str,
-    url: &str,
-    extra: &str,
-    postscript: &str,
-) -> String {
-    format!(
-        r#"
-[[shops]]
-id = "{id}"
-timezone = "{TZ}"
-[shops.postscript]
-api_key = "{API_KEY}"
-webhook_token = "{WEBHOOK_TOKEN}"
-base_url = "{postscript}"
-[shops.platforms.{platform}]
-api_token = "{token}"
-base_url = "{url}"
-{extra}
-"#
-    )
-}
-
 /// A `shop.incoming_message` payload like Postscript's.
 pub fn payload(id: &str, subscriber: &str, from: &str, text: &str) -> Value {
     payload_for(SHOP, id, subscriber, from, text)
@@ -392,32 +331,12 @@ pub fn message_id() -> String {
     format!("im_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// SQLite in the test's temp dir, or a fresh PostgreSQL database per test.
-async fn test_database(dir: &tempfile::TempDir) -> String {
-    match fresh_postgres_database().await {
-        Some(url) => url,
-        None => format!("sqlite://{}/keyroute.db?mode=rwc", dir.path().display()),
-    }
-}
-
 /// A new, empty PostgreSQL database when the suite runs on PostgreSQL (`TEST_POSTGRES_URL`
 /// names the server), else `None`. `.ci/run` drops them afterwards.
 pub async fn fresh_postgres_database() -> Option<String> {
-    let admin_url = std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let name = format!("keyroute_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
+    harness::fresh_postgres_database()
         .await
-        .expect("TEST_POSTGRES_URL reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    conn.close().await.ok();
-    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
+        .expect("TEST_POSTGRES_URL reachable")
 }
 
 /// `occurred_at` as Postscript wants it: `%Y-%m-%d %H:%M:%S.%f`.

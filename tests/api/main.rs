@@ -4,7 +4,9 @@
 mod cli;
 mod flows;
 mod helpers;
+mod outbound;
 mod owners;
 mod platforms;
+mod records;
 mod replay;
 mod webhook;

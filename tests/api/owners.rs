@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use jiff::ToSpan;
-use keyroute::sandbox::{Fault, FaultKind, SkioSub};
+use keyroute_sandbox::{Fault, FaultKind, SkioSub};
 use serde_json::{Value, json};
 
 use crate::helpers::*;

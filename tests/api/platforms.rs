@@ -2,7 +2,7 @@
 //! body) for lookup, skip and set-date, end to end from the webhook to the event.
 
 use jiff::ToSpan;
-use keyroute::sandbox::{Fault, FaultKind, RateLimit, RechargeSub, RecordedRequest, SimSubscriber};
+use keyroute_sandbox::{Fault, FaultKind, RateLimit, RechargeSub, RecordedRequest, SimSubscriber};
 use serde_json::{Value, json};
 
 use crate::helpers::*;

@@ -2,7 +2,9 @@
 //! next state (completed, retryable with backoff, discarded). A rescuer returns jobs whose
 //! lease expired (their worker died) to the queue. On shutdown the loop stops claiming and
 //! gives in-flight attempts a deadline; whatever is still running then is dropped, and its
-//! lease brings it back later: an attempt is always safe to repeat (see [`crate::act`]).
+//! lease brings it back later: an attempt is always safe to repeat (see [`act`]).
+
+pub mod act;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +15,20 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::act::{ActError, Attempt, Shop};
 use crate::config::WorkerConfig;
-use crate::platforms::http::recording_calls;
-use crate::store::{ClaimedJob, Store, now_ms};
+use crate::domain::now_ms;
+use crate::metrics::Metrics;
+use crate::outbound::recording_calls;
+use crate::shop::Shops;
+use crate::store::{ClaimedJob, JobGuard, Store};
 use crate::telemetry::mask_phone;
+use act::{ActError, Attempt};
 
 /// What the worker needs; shared with the HTTP side.
 pub struct WorkerContext {
     pub store: Store,
-    pub shops: Arc<std::collections::HashMap<String, Arc<Shop>>>,
+    pub shops: Arc<Shops>,
+    pub metrics: Arc<Metrics>,
     pub config: WorkerConfig,
     /// Woken by the webhook handler when it enqueues, so a new job starts at once.
     pub wake: Arc<Notify>,
@@ -141,7 +147,7 @@ async fn rescue_loop(ctx: Arc<WorkerContext>, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => {
                 tracing::warn!(jobs = n, "rescued jobs whose lease expired");
-                metrics::counter!("keyroute_jobs_rescued_total").increment(n);
+                ctx.metrics.jobs_rescued(n);
                 ctx.wake.notify_one();
             }
             Err(e) => tracing::error!(error = %e, "rescuing expired jobs failed"),
@@ -170,6 +176,12 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
                 tracing::error!(error = %e, "job cannot succeed; discarding");
                 ("discarded", store.discard_job(&guard, &e).await)
             }
+            Err(ActError::Final { detail, .. }) => {
+                // An attempt records final failures as outcomes itself; one that escapes
+                // means the failure could not be recorded either.
+                tracing::error!(error = %detail, "job failed for good; discarding");
+                ("discarded", store.discard_job(&guard, &detail).await)
+            }
             Err(ActError::Retry { detail, retry_after }) => {
                 if job.is_last_attempt() {
                     tracing::error!(error = %detail, "attempts exhausted; discarding");
@@ -182,7 +194,7 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
                 }
             }
         };
-        metrics::counter!("keyroute_job_attempts_total", "result" => label).increment(1);
+        ctx.metrics.job_attempt(label);
         match recorded {
             Ok(true) => tracing::info!(result = label, "job attempt finished"),
             Ok(false) => tracing::warn!(result = label, "job changed hands before its result was recorded"),
@@ -199,7 +211,7 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
 /// attempt is dropped on the spot: its in-flight call is cancelled and nothing more is sent.
 async fn with_heartbeat(
     ctx: &WorkerContext,
-    guard: &crate::store::JobGuard,
+    guard: &JobGuard,
     attempt: impl std::future::Future<Output = Result<(), ActError>>,
 ) -> Result<(), ActError> {
     let lease = lease_ms(&ctx.config);
@@ -226,11 +238,7 @@ async fn with_heartbeat(
     }
 }
 
-async fn attempt(
-    ctx: &WorkerContext,
-    job: &ClaimedJob,
-    guard: &crate::store::JobGuard,
-) -> Result<(), ActError> {
+async fn attempt(ctx: &WorkerContext, job: &ClaimedJob, guard: &JobGuard) -> Result<(), ActError> {
     let message = ctx
         .store
         .message(&job.message_id)
@@ -248,6 +256,7 @@ async fn attempt(
         guard,
         lease_ms: lease_ms(&ctx.config),
         last_attempt: job.is_last_attempt(),
+        metrics: &ctx.metrics,
     }
     .run()
     .await

@@ -1,4 +1,6 @@
-//! Simulated third-party APIs for `keyroute demo` and black-box tests.
+//! keyroute-sandbox: simulated third-party APIs for `keyroute demo`, `keyroute replay --sandbox`,
+//! `keyroute sandbox` and the black-box tests. This crate depends on nothing in keyroute: the
+//! simulators are written from `shared/platforms.md`, not from the adapters.
 //!
 //! Each simulator is a real HTTP server on `127.0.0.1:<random port>` that behaves like the
 //! platform described in `shared/platforms.md`: same paths, methods, auth headers, bodies and
@@ -16,6 +18,7 @@ mod prive;
 mod recharge;
 mod skio;
 mod smartrr;
+pub mod world;
 
 pub use common::{Fault, FaultKind, RateLimit, RecordedRequest, Simulator};
 pub use loop_sim::{LoopCustomer, LoopSim, LoopSub};
@@ -24,3 +27,4 @@ pub use prive::{PriveSim, PriveSub};
 pub use recharge::{RechargeSim, RechargeSub};
 pub use skio::{SkioSim, SkioSub};
 pub use smartrr::{SmartrrSim, SmartrrSub};
+pub use world::{Credentials, Sims, World, WorldShop, WorldShopper, WorldSubscription};
