@@ -698,6 +698,38 @@ pub fn utc_date(ts: Timestamp) -> Date {
     ts.to_zoned(TimeZone::UTC).date()
 }
 
+/// How a simulator writes the date-times of its answers (platforms.md, "Dates"). Real
+/// platforms answer in one of three forms; a test picks the one it needs to be sure keyroute
+/// reads each correctly.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum DateForm {
+    /// The form this simulator answered before the knob existed (its documented default).
+    #[default]
+    Native,
+    /// RFC 3339 with the offset of the given zone (`2027-03-13T00:00:00-08:00`).
+    WithOffset(TimeZone),
+    /// A date-time without any offset, written as wall-clock time in the given zone
+    /// (`2027-03-13T00:00:00`): what some platforms answer for a store's local midnight.
+    Floating(TimeZone),
+}
+
+impl DateForm {
+    /// Writes `ts` in this form; `native` is the simulator's own default form.
+    pub fn write(&self, ts: Timestamp, native: impl FnOnce(Timestamp) -> String) -> String {
+        match self {
+            DateForm::Native => native(ts),
+            DateForm::WithOffset(tz) => ts
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+            DateForm::Floating(tz) => ts
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S")
+                .to_string(),
+        }
+    }
+}
+
 /// Strict `YYYY-MM-DD`: jiff's `%m` alone would also take `2026-1-5`, which real APIs refuse.
 pub fn parse_ymd(s: &str) -> Option<Date> {
     (s.len() == 10).then(|| Date::strptime("%Y-%m-%d", s).ok())?
@@ -706,6 +738,21 @@ pub fn parse_ymd(s: &str) -> Option<Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_forms() {
+        let ts: Timestamp = "2027-03-13T08:00:00Z".parse().unwrap();
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
+        assert_eq!(
+            DateForm::WithOffset(la.clone()).write(ts, js_iso),
+            "2027-03-13T00:00:00-08:00"
+        );
+        assert_eq!(
+            DateForm::Floating(la).write(ts, js_iso),
+            "2027-03-13T00:00:00"
+        );
+        assert_eq!(DateForm::Native.write(ts, js_iso), "2027-03-13T08:00:00.000Z");
+    }
 
     #[test]
     fn percent_decoding() {

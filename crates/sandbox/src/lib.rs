@@ -20,7 +20,7 @@ mod skio;
 mod smartrr;
 pub mod world;
 
-pub use common::{Fault, FaultKind, RateLimit, RecordedRequest, Simulator};
+pub use common::{DateForm, Fault, FaultKind, RateLimit, RecordedRequest, Simulator};
 pub use loop_sim::{LoopCustomer, LoopSim, LoopSub};
 pub use postscript::{PostscriptSim, SimSubscriber};
 pub use prive::{PriveSim, PriveSub};
