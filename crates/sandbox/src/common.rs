@@ -751,7 +751,10 @@ mod tests {
             DateForm::Floating(la).write(ts, js_iso),
             "2027-03-13T00:00:00"
         );
-        assert_eq!(DateForm::Native.write(ts, js_iso), "2027-03-13T08:00:00.000Z");
+        assert_eq!(
+            DateForm::Native.write(ts, js_iso),
+            "2027-03-13T08:00:00.000Z"
+        );
     }
 
     #[test]

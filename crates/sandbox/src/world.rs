@@ -163,6 +163,7 @@ impl Sims {
     /// limits).
     pub fn without_rate_limits(&self) {
         self.postscript.set_rate_limit(None);
+        self.loop_.set_limits(false);
         self.prive.set_rate_limiter(None);
         self.recharge.set_rate_limiter(None);
     }
