@@ -75,7 +75,7 @@ async fn run() -> anyhow::Result<()> {
                     shopify_customer_id: None,
                     subscriptions: vec![WorldSubscription {
                         platform: "skio".into(),
-                        id: format!("sub-{i}"),
+                        id: format!("00000000-0000-4000-8000-{i:012}"),
                         next_in_days: 3,
                         interval_days: 30,
                         status: "active".into(),

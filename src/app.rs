@@ -48,6 +48,9 @@ impl App {
         let store = Store::connect(&config.database).await?;
         if options.migrate {
             store.migrate().await?;
+        } else if let Some(why) = store.schema_missing().await? {
+            // Serve anyway (the operator may migrate from elsewhere), but not as ready.
+            tracing::error!("{why}; /readyz answers 503 until it is");
         }
         let metrics = Arc::new(Metrics::new());
         let outbound = Outbound::new(&config.http_client, metrics.clone())?;

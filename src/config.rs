@@ -54,6 +54,9 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub http_client: HttpClientConfig,
+    /// Deployment-wide Postscript settings (a partner app's key).
+    #[serde(default)]
+    pub postscript: PostscriptGlobalConfig,
     #[serde(default)]
     pub shops: Vec<ShopConfig>,
     /// Filled in by [`Config::load`]; not a key.
@@ -230,13 +233,48 @@ fn default_timezone() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostscriptConfig {
+    /// The shop's private key. With partner auth it goes in `X-Postscript-Shop-Token`.
     pub api_key: SecretString,
+    /// How this shop's calls authenticate; default: `partner` when `[postscript] partner_key`
+    /// is set, else `shop_key`.
+    #[serde(default)]
+    pub auth: Option<PostscriptAuth>,
     pub webhook_token: SecretString,
     #[serde(default = "default_postscript_url")]
     pub base_url: Url,
     /// Requests per second keyroute allows itself on this key (Postscript's documented 15).
     #[serde(default = "default_postscript_rate")]
     pub requests_per_second: u32,
+}
+
+/// How a shop's Postscript calls authenticate (platforms.md, "Two ways to authenticate").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostscriptAuth {
+    /// `Authorization: Bearer <partner key>` plus `X-Postscript-Shop-Token: <shop key>`: every
+    /// plan.
+    Partner,
+    /// `Authorization: Bearer <shop key>` alone: Enterprise plans only.
+    ShopKey,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostscriptGlobalConfig {
+    /// A Postscript partner app's key, for shops reached through the partner app.
+    pub partner_key: Option<SecretString>,
+}
+
+impl Config {
+    /// How a shop's Postscript calls authenticate, its `auth` or the default.
+    pub fn postscript_auth(&self, shop: &ShopConfig) -> PostscriptAuth {
+        shop.postscript
+            .auth
+            .unwrap_or(match self.postscript.partner_key {
+                Some(_) => PostscriptAuth::Partner,
+                None => PostscriptAuth::ShopKey,
+            })
+    }
 }
 
 /// Postscript's documented limit: 15 requests per second per api key.
@@ -365,12 +403,14 @@ impl Config {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
         for (i, t) in self.admin.tokens.iter().enumerate() {
+            let key = format!("admin.tokens[{i}]");
+            check_secret(t, &key)?;
             if t.expose_secret().trim().len() < 8 {
-                return Err(invalid(
-                    format!("admin.tokens[{i}]"),
-                    "must be at least 8 characters",
-                ));
+                return Err(invalid(key, "must be at least 8 characters"));
             }
+        }
+        if let Some(k) = &self.postscript.partner_key {
+            check_secret(k, "postscript.partner_key")?;
         }
         let w = &self.worker;
         if w.concurrency == 0 {
@@ -410,6 +450,14 @@ impl Config {
                 ));
             }
             check_secret(&shop.postscript.api_key, &key("postscript.api_key"))?;
+            if shop.postscript.auth == Some(PostscriptAuth::Partner)
+                && self.postscript.partner_key.is_none()
+            {
+                return Err(invalid(
+                    key("postscript.auth"),
+                    "\"partner\" needs [postscript] partner_key (the partner app's key)",
+                ));
+            }
             check_secret(
                 &shop.postscript.webhook_token,
                 &key("postscript.webhook_token"),
@@ -466,10 +514,24 @@ impl Config {
 }
 
 fn check_secret(s: &SecretString, key: &str) -> Result<(), ConfigError> {
-    if s.expose_secret().trim().is_empty() {
+    let v = s.expose_secret().trim();
+    if v.is_empty() {
         return Err(invalid(key, "must not be empty"));
     }
+    if is_placeholder(v) {
+        return Err(invalid(
+            key,
+            "is a placeholder from the example file; put the real secret here",
+        ));
+    }
     Ok(())
+}
+
+/// The example file's placeholders (`...`, `sk_...`, `change-me...`): a copied example must
+/// not start with secrets anyone can guess.
+fn is_placeholder(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    lower.contains("...") || lower.starts_with("change-me") || lower == "changeme"
 }
 
 fn check_url(u: &Url, key: &str) -> Result<(), ConfigError> {
@@ -558,6 +620,49 @@ api_token = "skio"
     fn bad_url_is_named() {
         let e = Config::from_toml_str(&format!("{SHOP}base_url = \"not a url\"\n")).unwrap_err();
         assert!(e.to_string().contains("base_url"), "{e}");
+    }
+
+    #[test]
+    fn placeholder_secrets_are_refused() {
+        for (from, to) in [
+            ("webhook_token = \"tok\"", "webhook_token = \"...\""),
+            ("api_key = \"sk_test\"", "api_key = \"sk_...\""),
+            ("api_token = \"skio\"", "api_token = \"...\""),
+        ] {
+            let e = Config::from_toml_str(&SHOP.replace(from, to)).unwrap_err();
+            assert!(e.to_string().contains("placeholder"), "{e}");
+        }
+        let e = Config::from_toml_str(&format!(
+            "[admin]\ntokens = [\"change-me-to-a-long-random-string\"]\n{SHOP}"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("admin.tokens[0]"), "{e}");
+    }
+
+    #[test]
+    fn partner_auth_needs_the_partner_key() {
+        let partner = SHOP.replace(
+            "api_key = \"sk_test\"",
+            "api_key = \"sk_test\"\nauth = \"partner\"",
+        );
+        let e = Config::from_toml_str(&partner).unwrap_err();
+        assert!(e.to_string().contains("shops[0].postscript.auth"), "{e}");
+        let c = Config::from_toml_str(&format!(
+            "[postscript]\npartner_key = \"sk_partner_live\"\n{partner}"
+        ))
+        .unwrap();
+        assert_eq!(c.postscript_auth(&c.shops[0]), PostscriptAuth::Partner);
+        let c = Config::from_toml_str(&format!(
+            "[postscript]\npartner_key = \"sk_partner_live\"\n{SHOP}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.postscript_auth(&c.shops[0]),
+            PostscriptAuth::Partner,
+            "the default once a partner key is set"
+        );
+        let c = Config::from_toml_str(SHOP).unwrap();
+        assert_eq!(c.postscript_auth(&c.shops[0]), PostscriptAuth::ShopKey);
     }
 
     #[test]

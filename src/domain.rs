@@ -235,8 +235,12 @@ pub fn add_days(date: Date, days: u32) -> Date {
         .unwrap_or(date)
 }
 
-/// Converts a platform's date or date-time into the shop's calendar date. Accepts
-/// `YYYY-MM-DD`, RFC 3339 with an offset, and offset-less date-times (taken as UTC).
+/// Converts a platform's date or date-time into the shop's calendar date (platforms.md,
+/// "Dates"): a date-time with an offset names an instant, converted to the shop's zone before
+/// its date is taken; a `YYYY-MM-DD` is already the shop's calendar date and is never
+/// shifted; a date-time without an offset is ambiguous, so its date is taken as written (read
+/// as UTC, a local midnight would become the previous day west of UTC) and its time is taken
+/// as the shop's wall-clock time.
 pub fn parse_platform_date(s: &str, tz: &TimeZone) -> Option<NextDate> {
     let s = s.trim();
     if let Ok(ts) = s.parse::<Timestamp>() {
@@ -251,10 +255,9 @@ pub fn parse_platform_date(s: &str, tz: &TimeZone) -> Option<NextDate> {
         return Some(NextDate { date, at: None });
     }
     if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        let ts = dt.to_zoned(TimeZone::UTC).ok()?.timestamp();
         return Some(NextDate {
-            date: ts.to_zoned(tz.clone()).date(),
-            at: Some(ts),
+            date: dt.date(),
+            at: dt.to_zoned(tz.clone()).ok().map(|z| z.timestamp()),
         });
     }
     None
@@ -337,6 +340,33 @@ mod tests {
         let d = parse_platform_date("2026-11-24T16:00:00", &ny).unwrap();
         assert_eq!(d.date.to_string(), "2026-11-24");
         assert!(parse_platform_date("soon", &ny).is_none());
+    }
+
+    #[test]
+    fn a_local_midnight_without_offset_stays_on_its_day_west_of_utc() {
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
+        let d = parse_platform_date("2027-03-13T00:00:00", &la).unwrap();
+        assert_eq!(
+            d.date,
+            jiff::civil::date(2027, 3, 13),
+            "not read as UTC and shifted"
+        );
+        assert_eq!(
+            d.at.unwrap().to_string(),
+            "2027-03-13T08:00:00Z",
+            "the wall-clock time is the shop's"
+        );
+        let with_offset = parse_platform_date("2027-03-13T00:00:00-08:00", &la).unwrap();
+        assert_eq!(with_offset.date, jiff::civil::date(2027, 3, 13));
+        let utc_midnight = parse_platform_date("2027-03-13T00:00:00Z", &la).unwrap();
+        assert_eq!(
+            utc_midnight.date,
+            jiff::civil::date(2027, 3, 12),
+            "an instant is converted to the shop's zone"
+        );
+        let date_only = parse_platform_date("2027-03-13", &la).unwrap();
+        assert_eq!(date_only.date, jiff::civil::date(2027, 3, 13));
+        assert_eq!(date_only.at, None, "a date is never given an instant");
     }
 
     #[test]

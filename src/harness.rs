@@ -32,6 +32,8 @@ pub struct ShopSetup<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub admin_token: Option<String>,
+    /// `[postscript] partner_key`.
+    pub partner_key: Option<String>,
     pub max_connections: Option<u32>,
     pub concurrency: Option<usize>,
     pub lease_seconds: Option<u64>,
@@ -74,6 +76,9 @@ pub fn config_toml(db_url: &str, settings: &Settings, shops: &[ShopSetup<'_>]) -
         &s.shutdown_grace_seconds,
     );
     key(&mut out, "lookup_timeout_ms", &s.lookup_timeout_ms);
+    if let Some(k) = &s.partner_key {
+        let _ = writeln!(out, "[postscript]\npartner_key = \"{k}\"");
+    }
     let _ = writeln!(out, "[http_client]");
     key(&mut out, "timeout_ms", &s.http_timeout_ms);
     key(&mut out, "connect_timeout_ms", &s.http_connect_timeout_ms);

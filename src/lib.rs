@@ -9,6 +9,8 @@
 
 /// Wiring: builds the state, binds the listener, runs server and worker, shuts down.
 pub mod app;
+/// A bounded cache with a time to live (subscribers, customers).
+pub mod cache;
 /// The command line (`serve`, `migrate`, `match`, `replay`, `rules check`, `demo`).
 pub mod cli;
 /// Typed configuration: file plus `KEYROUTE_*` environment, validated at start-up.

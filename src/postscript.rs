@@ -8,7 +8,10 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::PostscriptConfig;
+use crate::cache::TtlCache;
+use secrecy::SecretString;
+
+use crate::config::{PostscriptAuth, PostscriptConfig};
 use crate::domain::Event;
 use crate::outbound::{Account, Outbound, OutboundError, quota, secret_header};
 
@@ -34,22 +37,15 @@ fn id_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 
 /// Subscribers read once and remembered for a while: a shopper who texts twice, or whose
 /// job retries, costs one Postscript read, not one per attempt. Misses ("no such subscriber")
-/// are remembered too. Bounded: at the cap, expired entries are swept, and if that is not
-/// enough the cache starts over (it only saves reads; losing it costs a few).
+/// are remembered too.
 pub struct SubscriberCache {
-    ttl: Duration,
-    entries: std::sync::Mutex<
-        std::collections::HashMap<String, (std::time::Instant, Option<Subscriber>)>,
-    >,
+    cache: TtlCache<String, Option<Subscriber>>,
 }
 
 impl SubscriberCache {
-    const SWEEP_ABOVE: usize = 10_000;
-
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            entries: Default::default(),
+            cache: TtlCache::new(ttl),
         }
     }
 
@@ -59,37 +55,71 @@ impl SubscriberCache {
         account: &PostscriptAccount,
         id: &str,
     ) -> Result<Option<Subscriber>, OutboundError> {
-        if let Some((at, hit)) = self.entries.lock().expect("cache poisoned").get(id)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(hit.clone());
+        if let Some(hit) = self.cache.get(&id.to_owned()) {
+            return Ok(hit);
         }
         let fresh = account.subscriber(id).await?;
-        let mut entries = self.entries.lock().expect("cache poisoned");
-        if entries.len() >= Self::SWEEP_ABOVE {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= Self::SWEEP_ABOVE {
-                entries.clear();
-            }
-        }
-        entries.insert(id.to_owned(), (std::time::Instant::now(), fresh.clone()));
+        self.cache.insert(id.to_owned(), fresh.clone());
         Ok(fresh)
     }
 }
 
-/// One shop's Postscript account (shops that share an api key share its 15/s).
+/// One shop's Postscript account (shops that share credentials share their 15/s).
 #[derive(Clone)]
 pub struct PostscriptAccount {
     account: Account,
+    auth: PostscriptAuth,
 }
 
 impl PostscriptAccount {
-    pub fn new(outbound: &Outbound, cfg: &PostscriptConfig) -> Self {
-        let auth = secret_header("authorization", "Bearer ", &cfg.api_key);
+    /// `partner_key` is `[postscript] partner_key`, used when `auth` is partner (the config
+    /// validated that it is set then).
+    pub fn new(
+        outbound: &Outbound,
+        cfg: &PostscriptConfig,
+        auth: PostscriptAuth,
+        partner_key: Option<&SecretString>,
+    ) -> Self {
+        let headers = match (auth, partner_key) {
+            (PostscriptAuth::Partner, Some(partner)) => {
+                let mut h = secret_header("authorization", "Bearer ", partner);
+                h.extend(secret_header("x-postscript-shop-token", "", &cfg.api_key));
+                h
+            }
+            _ => secret_header("authorization", "Bearer ", &cfg.api_key),
+        };
         let quota = quota(cfg.requests_per_second, None);
         PostscriptAccount {
-            account: outbound.account(SERVICE, cfg.base_url.as_str(), auth, quota),
+            account: outbound.account(SERVICE, cfg.base_url.as_str(), headers, quota),
+            auth,
+        }
+    }
+
+    /// A refusal of our credentials, with what the operator should change.
+    fn explain(&self, e: OutboundError) -> OutboundError {
+        let OutboundError::Operator {
+            service,
+            op,
+            detail,
+        } = e
+        else {
+            return e;
+        };
+        let hint = match self.auth {
+            PostscriptAuth::ShopKey => {
+                "a shop's private key alone works only on Enterprise plans; for other plans set \
+                 [postscript] partner_key to your partner app's key and this shop's \
+                 postscript.auth = \"partner\" (its api_key then goes in X-Postscript-Shop-Token)"
+            }
+            PostscriptAuth::Partner => {
+                "check [postscript] partner_key and this shop's postscript.api_key (sent as \
+                 X-Postscript-Shop-Token), and that the shop installed the partner app"
+            }
+        };
+        OutboundError::Operator {
+            service,
+            op,
+            detail: format!("{detail}; {hint}"),
         }
     }
 
@@ -100,7 +130,11 @@ impl PostscriptAccount {
             .account
             .request(reqwest::Method::POST, "/api/v2/events")
             .json(event);
-        let answer = self.account.send("event", req).await;
+        let answer = self
+            .account
+            .send("event", req)
+            .await
+            .map_err(|e| self.explain(e));
         let status = match &answer {
             Ok(a) => a.status.as_str().to_owned(),
             Err(_) => "error".to_owned(),
@@ -121,7 +155,11 @@ impl PostscriptAccount {
             reqwest::Method::GET,
             &format!("/api/v2/subscribers/{encoded}"),
         );
-        let answer = self.account.send("subscriber", req).await?;
+        let answer = self
+            .account
+            .send("subscriber", req)
+            .await
+            .map_err(|e| self.explain(e))?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -157,7 +195,7 @@ mod tests {
             std::sync::Arc::new(crate::metrics::Metrics::new()),
         )
         .unwrap();
-        let account = PostscriptAccount::new(&outbound, &cfg);
+        let account = PostscriptAccount::new(&outbound, &cfg, PostscriptAuth::ShopKey, None);
         let reads = || sim.requests_for("subscriber").len();
 
         let cache = SubscriberCache::new(Duration::from_secs(60));

@@ -87,11 +87,20 @@ pub fn build_shops(
                 webhook_token: SecretString::from(
                     shop.postscript.webhook_token.expose_secret().to_owned(),
                 ),
-                postscript: PostscriptAccount::new(outbound, &shop.postscript),
+                postscript: PostscriptAccount::new(
+                    outbound,
+                    &shop.postscript,
+                    config.postscript_auth(shop),
+                    config.postscript.partner_key.as_ref(),
+                ),
                 subscribers: SubscriberCache::new(Duration::from_secs(
                     config.worker.subscriber_cache_seconds,
                 )),
-                platforms: platforms::build_for_shop(shop, outbound),
+                platforms: platforms::build_for_shop(
+                    shop,
+                    outbound,
+                    Duration::from_secs(config.worker.subscriber_cache_seconds),
+                ),
                 rules: rules.clone(),
                 lookup_timeout: Duration::from_millis(config.worker.lookup_timeout_ms),
             }),

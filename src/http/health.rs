@@ -23,10 +23,16 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    if state.store.ping().await {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    if !state.store.ping().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable\n".to_owned(),
+        );
+    }
+    match state.store.schema_missing().await {
+        Ok(None) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Some(why)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
     }
 }
 

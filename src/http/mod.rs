@@ -35,7 +35,7 @@ pub struct AppState {
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .merge(webhook::routes())
+        .merge(webhook::routes(state.clone()))
         .merge(health::routes())
         .nest("/api/v1", admin::api_routes(state.clone()))
         .merge(admin::page_routes(state.clone()))

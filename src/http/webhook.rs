@@ -28,8 +28,10 @@ use crate::telemetry::mask_phone;
 pub const SIGNATURE_HEADER: &str = "postscript-signature";
 pub const INCOMING_MESSAGE: &str = "shop.incoming_message";
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/webhooks/postscript", post(receive))
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/webhooks/postscript", post(receive))
+        .route_layer(axum::middleware::from_fn_with_state(state, refuse_oversize))
 }
 
 /// The shops whose signing token the request carries. Obtaining one is the only way to reach
@@ -72,9 +74,13 @@ struct Envelope {
 struct IncomingMessage {
     id: String,
     shop_id: String,
-    subscriber_id: String,
+    /// `null` or missing (unverified, platforms.md): the message is ignored, not refused.
+    #[serde(default)]
+    subscriber_id: Option<String>,
     from_number: String,
-    body: String,
+    /// `null` or missing for a picture-only MMS: ignored, not refused.
+    #[serde(default)]
+    body: Option<String>,
     #[serde(default)]
     is_opt_out: bool,
     #[serde(default)]
@@ -87,22 +93,95 @@ fn status(s: &'static str) -> Json<Value> {
     Json(json!({ "status": s }))
 }
 
-fn nonempty(field: &str, v: &str) -> Result<(), ApiError> {
+/// The longest id keyroute stores (`event_data.id`, `shop_id`, `subscriber_id`); longer is a
+/// malformed payload. Postscript's ids are a few dozen characters.
+pub const MAX_ID_CHARS: usize = 255;
+
+fn checked_id(field: &str, v: &str) -> Result<(), ApiError> {
     if v.trim().is_empty() {
         return Err(ApiError::bad_request(format!(
             "event_data.{field} must not be empty"
         )));
     }
+    if v.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "event_data.{field} is longer than {MAX_ID_CHARS} characters"
+        )));
+    }
+    if v.contains('\0') {
+        return Err(ApiError::bad_request(format!(
+            "event_data.{field} contains a NUL character"
+        )));
+    }
     Ok(())
+}
+
+/// Text is stored as sent, except NUL, which PostgreSQL text cannot hold (and no SMS
+/// carries): it becomes U+FFFD on both backends.
+fn storable(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s
+    }
+}
+
+/// Refuses a declared body over the limit before reading a byte of it (a client that
+/// announces 10 MB and trickles it would otherwise hold a connection until the timeout).
+pub async fn refuse_oversize(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > super::MAX_BODY_BYTES as u64) {
+        return refused(&state, ApiError::payload_too_large()).into_response();
+    }
+    next.run(req).await
+}
+
+/// Logs a refusal once (no personal data: the reasons name fields, never values) and counts
+/// it under its status, so a wrong signing token shows up on a dashboard, not as silence.
+fn refused(state: &AppState, e: ApiError) -> ApiError {
+    let status = e.status().as_u16();
+    tracing::warn!(status, reason = %e.message(), "webhook refused");
+    state.metrics.webhook(e.status().as_str());
+    e
 }
 
 async fn receive(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let verified = verify(&state, &headers)?;
-    let envelope: Envelope = serde_json::from_slice(&body)
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| {
+        refused(
+            &state,
+            match e.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+                _ => ApiError::bad_request(format!("unreadable body: {e}")),
+            },
+        )
+    })?;
+    handle(&state, &headers, &body)
+        .await
+        .map_err(|e| match e.status().as_u16() {
+            400..=499 => refused(&state, e),
+            _ => e,
+        })
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let verified = verify(state, headers)?;
+    let envelope: Envelope = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("malformed payload: {e}")))?;
     if envelope.event != INCOMING_MESSAGE {
         state.metrics.webhook("ignored");
@@ -113,10 +192,9 @@ async fn receive(
         .ok_or_else(|| ApiError::bad_request("missing field `event_data`"))?;
     let msg: IncomingMessage = serde_json::from_value(data)
         .map_err(|e| ApiError::bad_request(format!("event_data: {e}")))?;
-    nonempty("id", &msg.id)?;
-    nonempty("shop_id", &msg.shop_id)?;
-    nonempty("subscriber_id", &msg.subscriber_id)?;
-    nonempty("from_number", &msg.from_number)?;
+    checked_id("id", &msg.id)?;
+    checked_id("shop_id", &msg.shop_id)?;
+    checked_id("from_number", &msg.from_number)?;
     if !verified.shops.contains(&msg.shop_id) {
         // Either a shop we do not serve, or another shop's token: both are unauthenticated.
         return Err(ApiError::unauthorized("unknown shop or signature"));
@@ -133,22 +211,33 @@ async fn receive(
         state.metrics.webhook("ignored");
         return Ok(status("ignored"));
     }
-    let interpretation = shop.rules.interpret(&msg.body);
+    let (Some(subscriber_id), Some(text)) =
+        (msg.subscriber_id.filter(|s| !s.trim().is_empty()), msg.body)
+    else {
+        // A picture-only MMS, or a sender Postscript has no subscriber for: nothing to read
+        // or act on, and a 400 would only make Postscript retry it for an hour.
+        tracing::info!(%message_id, shop = %msg.shop_id, %from, "message without text or subscriber ignored");
+        state.metrics.webhook("ignored");
+        return Ok(status("ignored"));
+    };
+    checked_id("subscriber_id", &subscriber_id)?;
+    let text = storable(text);
+    let interpretation = shop.rules.interpret(&text);
     let intent = interpretation.intent();
     let interpretation_json = serde_json::to_string(&interpretation).map_err(ApiError::internal)?;
     let new = NewMessage {
         id: msg.id.clone(),
         shop_id: msg.shop_id.clone(),
-        subscriber_id: msg.subscriber_id,
+        subscriber_id,
         from_number: msg.from_number,
         shopify_customer_id: msg.shopify_customer_id.and_then(|v| match v {
             Value::Number(n) => Some(n.to_string()),
             Value::String(s) if !s.is_empty() => Some(s),
             _ => None,
         }),
-        body: msg.body,
-        webhook_id: envelope.webhook_id,
-        sent_at: msg.created_at,
+        body: text,
+        webhook_id: envelope.webhook_id.map(storable),
+        sent_at: msg.created_at.map(storable),
         status: if intent.is_some() {
             MessageStatus::Accepted
         } else {

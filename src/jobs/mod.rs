@@ -16,13 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::WorkerConfig;
-use crate::domain::now_ms;
 use crate::metrics::Metrics;
 use crate::outbound::recording_calls;
 use crate::shop::Shops;
 use crate::store::{ClaimedJob, JobGuard, Store};
 use crate::telemetry::mask_phone;
-use act::{ActError, Attempt};
+use act::{ActError, Attempt, Finished};
 
 /// What the worker needs; shared with the HTTP side.
 pub struct WorkerContext {
@@ -167,7 +166,13 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
         }
         let store = &ctx.store;
         let (label, recorded) = match result {
-            Ok(()) => ("completed", store.complete_job(&guard).await),
+            Ok(Finished::Done) => ("completed", store.complete_job(&guard).await),
+            Ok(Finished::GaveUp(detail)) => {
+                // The shopper was told platform_error; the job stays visible, and retryable by
+                // an operator once the cause is fixed.
+                tracing::error!(error = %detail, "job failed for good; kept as discarded");
+                ("discarded", store.discard_job(&guard, &detail).await)
+            }
             Err(ActError::LeaseLost) => {
                 tracing::warn!("lease lost mid-attempt; another worker owns the job now");
                 ("lease_lost", Ok(true))
@@ -189,8 +194,8 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
                 } else {
                     let wait = backoff(&ctx.config, job.attempt, retry_after);
                     tracing::warn!(error = %detail, retry_in_ms = wait.as_millis() as u64, "attempt failed; will retry");
-                    let at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                    ("retryable", store.retry_job(&guard, at, &detail).await)
+                    let delay = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                    ("retryable", store.retry_job(&guard, delay, &detail).await)
                 }
             }
         };
@@ -212,8 +217,8 @@ async fn process(ctx: &WorkerContext, job: ClaimedJob) {
 async fn with_heartbeat(
     ctx: &WorkerContext,
     guard: &JobGuard,
-    attempt: impl std::future::Future<Output = Result<(), ActError>>,
-) -> Result<(), ActError> {
+    attempt: impl std::future::Future<Output = Result<Finished, ActError>>,
+) -> Result<Finished, ActError> {
     let lease = lease_ms(&ctx.config);
     let every = Duration::from_millis(u64::try_from(lease / 3).unwrap_or(1000).max(50));
     let heartbeat = async {
@@ -238,7 +243,11 @@ async fn with_heartbeat(
     }
 }
 
-async fn attempt(ctx: &WorkerContext, job: &ClaimedJob, guard: &JobGuard) -> Result<(), ActError> {
+async fn attempt(
+    ctx: &WorkerContext,
+    job: &ClaimedJob,
+    guard: &JobGuard,
+) -> Result<Finished, ActError> {
     let message = ctx
         .store
         .message(&job.message_id)

@@ -19,6 +19,22 @@ pub struct CallRecord {
 
 tokio::task_local! {
     static CALL_LOG: RefCell<Vec<CallRecord>>;
+    static CALL_TIMEOUT: std::time::Duration;
+}
+
+/// Runs `fut` with every outbound call it makes bounded by `timeout` (on top of the client's
+/// own). Only the calls are timed, not the waits for rate-limit permits before them: a
+/// throttled platform is slow by our choice, not down.
+pub async fn with_call_timeout<F: std::future::Future>(
+    timeout: std::time::Duration,
+    fut: F,
+) -> F::Output {
+    CALL_TIMEOUT.scope(timeout, fut).await
+}
+
+/// The timeout [`with_call_timeout`] set for the current calls, if any.
+pub(super) fn call_timeout() -> Option<std::time::Duration> {
+    CALL_TIMEOUT.try_with(|t| *t).ok()
 }
 
 /// Runs `fut` and returns, with its output, every outbound call made while it ran. Calls

@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use error::{Answer, Class, OutboundError, classify, error_chain, snippet};
 pub use limits::{Limiter, quota};
-pub use log::{CallRecord, recording_calls};
+pub use log::{CallRecord, recording_calls, with_call_timeout};
 
 use crate::config::HttpClientConfig;
 use crate::metrics::Metrics;
@@ -138,23 +138,47 @@ impl Account {
         self.send(op, req).await?.json()
     }
 
-    /// Takes the account's permits, sends, and classifies the answer: network failures,
-    /// timeouts, 408, 429 and 5xx are [`OutboundError::Retryable`] (with `Retry-After` when
-    /// given); 401/403 are [`OutboundError::Operator`], logged and counted here once; anything
-    /// else is an [`Answer`] for the adapter to read.
+    /// Takes the account's permits, sends, and classifies the answer (see [`Ready::send`]).
     pub async fn send(
         &self,
         op: &'static str,
         req: RequestBuilder,
     ) -> Result<Answer, OutboundError> {
+        self.ready(op, req).await.send().await
+    }
+
+    /// Waits for the permits of one call and returns it ready to go: sending it then waits
+    /// for nothing. A write takes its permit before it is recorded as in flight, so no wait
+    /// for a limiter ever sits between "recorded" and "sent".
+    pub async fn ready(&self, op: &'static str, req: RequestBuilder) -> Ready {
         for (_, limiter) in self.op_limiters.iter().filter(|(o, _)| *o == op) {
             limiter.until_ready().await;
         }
         self.limiter.until_ready().await;
+        Ready {
+            account: self.clone(),
+            op,
+            req,
+        }
+    }
+
+    /// Sends at once (the permits are taken) and classifies the answer: network failures,
+    /// timeouts, 408, 429 and 5xx are [`OutboundError::Retryable`] (with `Retry-After` when
+    /// given); 401/403 are [`OutboundError::Operator`], logged and counted here once; anything
+    /// else is an [`Answer`] for the adapter to read.
+    async fn send_now(
+        &self,
+        op: &'static str,
+        req: RequestBuilder,
+    ) -> Result<Answer, OutboundError> {
         let service = self.service;
-        let request = req
+        let mut request = req
             .build()
             .map_err(|e| OutboundError::operator(service, op, error_chain(&e)))?;
+        if let Some(limit) = log::call_timeout() {
+            let t = request.timeout_mut();
+            *t = Some(t.map_or(limit, |own| own.min(limit)));
+        }
         let method = request.method().to_string();
         let path = request.url().path().to_owned();
         let started = Instant::now();
@@ -225,6 +249,19 @@ impl Account {
                 op,
             }),
         }
+    }
+}
+
+/// One call whose permits are taken.
+pub struct Ready {
+    account: Account,
+    op: &'static str,
+    req: RequestBuilder,
+}
+
+impl Ready {
+    pub async fn send(self) -> Result<Answer, OutboundError> {
+        self.account.send_now(self.op, self.req).await
     }
 }
 

@@ -9,7 +9,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Platform, WriteResult};
+use super::{Platform, PreparedWrite};
+use crate::cache::TtlCache;
 use crate::domain::{PlatformKind, Shopper, Subscription, epoch_to_next, instant_for};
 use crate::outbound::{Account, Answer, OutboundError};
 
@@ -42,9 +43,30 @@ pub mod wire {
     pub fn reschedule(id: &str) -> String {
         format!("{PREFIX}/subscription/{id}/reschedule")
     }
-    /// Loop allows 5/s on reschedule and read-one, within its 10/s overall (doc).
-    pub fn per_subscription_quota() -> governor::Quota {
-        crate::outbound::quota(5, None)
+    /// Loop's overall limit per store is 10 requests/s (doc); keyroute paces at 9/s. Every
+    /// Loop limit is counted by Loop over windows of its own clock, and two requests paced
+    /// exactly at the limit can arrive closer together than they left: the margin absorbs it.
+    pub const REQUESTS_PER_SECOND: u32 = 9;
+    /// The same margin on the per-endpoint limits.
+    const MARGIN: f64 = 1.07;
+
+    /// Loop's per-endpoint limits per store (doc), on top of the overall one: 5/s on
+    /// reschedule and read-one; list subscriptions 2 per 3 s; list customers 1/s. Paced, never
+    /// bursting, so no window of the vendor's ever holds more than its limit. A configured
+    /// `requests_per_second` scales them all by the same factor (`scale` = configured / 9).
+    pub fn limits(account: crate::outbound::Account, scale: f64) -> crate::outbound::Account {
+        use std::time::Duration;
+        let every = |ms: f64| {
+            let d = Duration::from_secs_f64(ms * MARGIN / scale.max(1e-3) / 1000.0)
+                .max(Duration::from_micros(1));
+            governor::Quota::with_period(d)
+                .expect("a non-zero period")
+                .allow_burst(std::num::NonZeroU32::MIN)
+        };
+        account
+            .with_op_limit(&["get", "set_date"], "loop:per-subscription", every(200.0))
+            .with_op_limit(&["lookup"], "loop:list-subscriptions", every(1500.0))
+            .with_op_limit(&["customer"], "loop:list-customers", every(1000.0))
     }
 
     pub fn reschedule_body(epoch: i64) -> serde_json::Value {
@@ -63,6 +85,10 @@ pub mod wire {
 pub struct Loop {
     client: Account,
     tz: TimeZone,
+    /// Shopify customer ids found by email: Loop's customer list allows 1 call a second, so a
+    /// wave of SKIPs must not ask twice for the same shopper (kept as long as the Postscript
+    /// subscriber is).
+    customers: TtlCache<String, Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +126,19 @@ fn id_string(v: &Value) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+fn to_subscription(tz: &TimeZone, v: Value) -> Option<Subscription> {
+    let s: LoopSubscription = serde_json::from_value(v).ok()?;
+    if !s.status.eq_ignore_ascii_case("ACTIVE") {
+        return None;
+    }
+    Some(Subscription {
+        platform: PlatformKind::Loop,
+        id: id_string(&s.id)?,
+        next: epoch_to_next(s.next_billing_date_epoch?, tz)?,
+        extra: Default::default(),
+    })
+}
+
 /// Loop's envelope: `data` of a 2xx, with `success: false` as a refusal.
 fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, OutboundError> {
     if !answer.status.is_success() {
@@ -121,24 +160,12 @@ fn unwrap(op: &'static str, answer: &Answer) -> Result<Value, OutboundError> {
 }
 
 impl Loop {
-    pub fn new(client: Account, tz: TimeZone) -> Self {
-        Self { client, tz }
-    }
-
-    /// A write: unwraps `data`, turning a 4xx or `success: false` into a refusal.
-    async fn call(
-        &self,
-        op: &'static str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, OutboundError> {
-        let mut req = self.client.request(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
+    pub fn new(client: Account, tz: TimeZone, cache_ttl: std::time::Duration) -> Self {
+        Self {
+            client,
+            tz,
+            customers: TtlCache::new(cache_ttl),
         }
-        let answer = self.client.send(op, req).await?;
-        unwrap(op, &answer)
     }
 
     /// A read: as [`Loop::call`], but a 404 (Loop's answer for a customer or subscription it
@@ -155,16 +182,7 @@ impl Loop {
     }
 
     fn to_subscription(&self, v: Value) -> Option<Subscription> {
-        let s: LoopSubscription = serde_json::from_value(v).ok()?;
-        if !s.status.eq_ignore_ascii_case("ACTIVE") {
-            return None;
-        }
-        Some(Subscription {
-            platform: PlatformKind::Loop,
-            id: id_string(&s.id)?,
-            next: epoch_to_next(s.next_billing_date_epoch?, &self.tz)?,
-            extra: Default::default(),
-        })
+        to_subscription(&self.tz, v)
     }
 
     fn list(&self, data: Value) -> Vec<Subscription> {
@@ -187,17 +205,23 @@ impl Loop {
         let Some(email) = &shopper.email else {
             return Ok(None);
         };
+        let key = email.to_lowercase();
+        if let Some(hit) = self.customers.get(&key) {
+            return Ok(hit);
+        }
         let first = match self
             .read("customer", &wire::customer_by_email(email))
             .await?
         {
-            Some(Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
-            Some(v @ Value::Object(_)) => v,
-            _ => return Ok(None),
+            Some(Value::Array(mut a)) if !a.is_empty() => Some(a.swap_remove(0)),
+            Some(v @ Value::Object(_)) => Some(v),
+            _ => None,
         };
-        Ok(serde_json::from_value::<LoopCustomer>(first)
-            .ok()
-            .and_then(|c| id_string(&c.shopify_id)))
+        let id = first
+            .and_then(|c| serde_json::from_value::<LoopCustomer>(c).ok())
+            .and_then(|c| id_string(&c.shopify_id));
+        self.customers.insert(key, id.clone());
+        Ok(id)
     }
 }
 
@@ -224,28 +248,38 @@ impl Platform for Loop {
         Ok(data.and_then(|d| self.to_subscription(d)))
     }
 
-    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
-        self.call("skip", Method::POST, &wire::skip(&sub.id), None)
-            .await?;
-        // The answer's shape is unknown (assume no date): the caller reads the subscription back.
-        Ok(None)
+    async fn prepare_skip(&self, sub: &Subscription) -> Result<PreparedWrite, OutboundError> {
+        let req = self.client.request(Method::POST, &wire::skip(&sub.id));
+        Ok(PreparedWrite::new(
+            self.client.ready("skip", req).await,
+            |answer| {
+                unwrap("skip", &answer)?;
+                // The answer's shape is unknown (assume no date): the caller reads back.
+                Ok(None)
+            },
+        ))
     }
 
-    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
+    async fn prepare_set_date(
+        &self,
+        sub: &Subscription,
+        date: Date,
+    ) -> Result<PreparedWrite, OutboundError> {
         let at = instant_for(date, &sub.next, &self.tz);
-        let data = self
-            .call(
-                "set_date",
-                Method::POST,
-                &wire::reschedule(&sub.id),
-                Some(wire::reschedule_body(at.as_second())),
-            )
-            .await?;
-        // When the answer carries the subscription, trust its date over ours.
-        Ok(self
-            .to_subscription(data)
-            .map(|s| s.next)
-            .or(Some(crate::domain::NextDate { date, at: Some(at) })))
+        let req = self
+            .client
+            .request(Method::POST, &wire::reschedule(&sub.id))
+            .json(&wire::reschedule_body(at.as_second()));
+        let tz = self.tz.clone();
+        Ok(PreparedWrite::new(
+            self.client.ready("set_date", req).await,
+            move |answer| {
+                let data = unwrap("set_date", &answer)?;
+                // The date Loop holds when the answer carries the subscription; otherwise the
+                // caller reads it back (never the date we asked for).
+                Ok(to_subscription(&tz, data).map(|s| s.next))
+            },
+        ))
     }
 }
 

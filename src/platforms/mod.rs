@@ -20,11 +20,34 @@ use jiff::tz::TimeZone;
 
 use crate::config::ShopConfig;
 use crate::domain::{NextDate, PlatformKind, Shopper, Subscription};
-use crate::outbound::{Outbound, OutboundError, quota};
+use crate::outbound::{Answer, Outbound, OutboundError, Ready, quota};
 
 /// What a write learned: the new next date when the platform's answer carries it. `None` means
-/// "read it back" (the caller does, through [`Platform::get`]).
+/// "read it back" (the caller does, through [`Platform::get`]): an adapter never reports the
+/// date it asked for as the date the platform holds.
 pub type WriteResult = Result<Option<NextDate>, OutboundError>;
+
+/// A write whose reads are done and whose rate-limit permit is taken: sending it waits for
+/// nothing, so the caller can record it as in flight right before [`PreparedWrite::send`].
+pub struct PreparedWrite {
+    call: Ready,
+    read: Box<dyn FnOnce(Answer) -> WriteResult + Send>,
+}
+
+impl PreparedWrite {
+    /// `read` turns the answer into what the write learned.
+    pub fn new(call: Ready, read: impl FnOnce(Answer) -> WriteResult + Send + 'static) -> Self {
+        PreparedWrite {
+            call,
+            read: Box::new(read),
+        }
+    }
+
+    pub async fn send(self) -> WriteResult {
+        let answer = self.call.send().await?;
+        (self.read)(answer)
+    }
+}
 
 /// One subscription platform, bound to one shop (its token, base URL and time zone).
 #[async_trait]
@@ -48,18 +71,32 @@ pub trait Platform: Send + Sync {
         sub: &Subscription,
     ) -> Result<Option<Subscription>, OutboundError>;
 
-    /// Skips the next order.
-    async fn skip_next(&self, sub: &Subscription) -> WriteResult;
+    /// Prepares the skip of the next order (any reads it needs, and its permit).
+    async fn prepare_skip(&self, sub: &Subscription) -> Result<PreparedWrite, OutboundError>;
 
-    /// Moves the next order to `date` (in the shop's zone). Safe to repeat.
-    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult;
+    /// Prepares moving the next order to `date` (in the shop's zone). Safe to repeat.
+    async fn prepare_set_date(
+        &self,
+        sub: &Subscription,
+        date: Date,
+    ) -> Result<PreparedWrite, OutboundError>;
+
+    /// Skips the next order (prepare and send).
+    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
+        self.prepare_skip(sub).await?.send().await
+    }
+
+    /// Moves the next order to `date` (prepare and send).
+    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
+        self.prepare_set_date(sub, date).await?.send().await
+    }
 }
 
 /// Requests per second and burst per token: published limits where platforms.md has them,
 /// safe guesses where it does not.
 fn default_rate(kind: PlatformKind) -> (u32, Option<u32>) {
     match kind {
-        PlatformKind::Loop => (10, None),
+        PlatformKind::Loop => (loop_::wire::REQUESTS_PER_SECOND, None),
         // Unpublished; third parties cite 2,000/min. We stay well under it.
         PlatformKind::Skio => (20, None),
         // Unpublished: conservative.
@@ -72,7 +109,11 @@ fn default_rate(kind: PlatformKind) -> (u32, Option<u32>) {
 
 /// Builds the adapters a shop has configured, each on its own account: the platform's
 /// published limit, or the config's `requests_per_second` / `burst`.
-pub fn build_for_shop(shop: &ShopConfig, outbound: &Outbound) -> Vec<Arc<dyn Platform>> {
+pub fn build_for_shop(
+    shop: &ShopConfig,
+    outbound: &Outbound,
+    cache_ttl: std::time::Duration,
+) -> Vec<Arc<dyn Platform>> {
     let tz = TimeZone::get(&shop.timezone).unwrap_or(TimeZone::UTC);
     shop.platforms
         .iter()
@@ -91,12 +132,13 @@ pub fn build_for_shop(shop: &ShopConfig, outbound: &Outbound) -> Vec<Arc<dyn Pla
                     tz.clone(),
                 )),
                 PlatformKind::Loop => Arc::new(loop_::Loop::new(
-                    account(loop_::wire::auth(&cfg.api_token)).with_op_limit(
-                        &["get", "set_date"],
-                        "loop:per-subscription",
-                        loop_::wire::per_subscription_quota(),
+                    loop_::wire::limits(
+                        account(loop_::wire::auth(&cfg.api_token)),
+                        f64::from(cfg.requests_per_second.unwrap_or(rate))
+                            / f64::from(loop_::wire::REQUESTS_PER_SECOND),
                     ),
                     tz.clone(),
+                    cache_ttl,
                 )),
                 PlatformKind::Smartrr => Arc::new(smartrr::Smartrr::new(
                     account(smartrr::wire::auth(&cfg.api_token)),

@@ -8,8 +8,8 @@ use jiff::tz::TimeZone;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Platform, WriteResult};
-use crate::domain::{NextDate, PlatformKind, Shopper, Subscription, parse_platform_date};
+use super::{Platform, PreparedWrite};
+use crate::domain::{PlatformKind, Shopper, Subscription, parse_platform_date};
 use crate::outbound::{Account, OutboundError};
 
 /// Recharge's wire format (doc for headers and limits; code for the calls).
@@ -69,6 +69,24 @@ fn id_of(v: &Value) -> Option<String> {
     }
 }
 
+fn to_subscription(tz: &TimeZone, v: &Value) -> Option<Subscription> {
+    if !v.get("status")?.as_str()?.eq_ignore_ascii_case("active") {
+        return None;
+    }
+    let mut extra = std::collections::HashMap::new();
+    if let Some(c) = v.get("customer_id").and_then(id_of) {
+        extra.insert(CUSTOMER.to_owned(), c);
+    }
+    Some(Subscription {
+        platform: PlatformKind::Recharge,
+        id: id_of(v.get("id")?)?,
+        next: parse_platform_date(v.get("next_charge_scheduled_at")?.as_str()?, tz)?,
+        extra,
+    })
+}
+
+const SERVICE: &str = "recharge";
+
 /// Recharge ids are integers; send them as numbers when they are.
 fn id_value(id: &str) -> Value {
     id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
@@ -80,19 +98,7 @@ impl Recharge {
     }
 
     fn to_subscription(&self, v: &Value) -> Option<Subscription> {
-        if !v.get("status")?.as_str()?.eq_ignore_ascii_case("active") {
-            return None;
-        }
-        let mut extra = std::collections::HashMap::new();
-        if let Some(c) = v.get("customer_id").and_then(id_of) {
-            extra.insert(CUSTOMER.to_owned(), c);
-        }
-        Some(Subscription {
-            platform: PlatformKind::Recharge,
-            id: id_of(v.get("id")?)?,
-            next: parse_platform_date(v.get("next_charge_scheduled_at")?.as_str()?, &self.tz)?,
-            extra,
-        })
+        to_subscription(&self.tz, v)
     }
 
     async fn read(&self, id: &str) -> Result<Option<Subscription>, OutboundError> {
@@ -131,19 +137,18 @@ impl Recharge {
                     })
                 })
         };
-        // Prefer the charge on the subscription's next date; any queued charge holding it will do.
+        // Only the charge on the subscription's next date is the order the shopper means; a
+        // later queued charge holding the same subscription is a later order.
         let on_date = |c: &Value| {
             c.get("scheduled_at")
                 .and_then(Value::as_str)
                 .and_then(|d| parse_platform_date(d, &self.tz))
                 .is_some_and(|d| d.date == sub.next.date)
         };
-        let best = charges
+        Ok(charges
             .iter()
-            .filter(|c| holds(c))
-            .max_by_key(|c| on_date(c))
-            .and_then(|c| c.get("id").and_then(id_of));
-        Ok(best)
+            .find(|c| holds(c) && on_date(c))
+            .and_then(|c| c.get("id").and_then(id_of)))
     }
 }
 
@@ -211,39 +216,51 @@ impl Platform for Recharge {
         self.read(&sub.id).await
     }
 
-    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
+    async fn prepare_skip(&self, sub: &Subscription) -> Result<PreparedWrite, OutboundError> {
         let Some(charge) = self.queued_charge(sub).await? else {
-            return Err(OutboundError::refused(
-                "recharge",
+            // Recharge regenerates queued charges after changes; until the charge for this date
+            // is there, the skip cannot name it. Never skip another (later) charge instead.
+            return Err(OutboundError::retryable(
+                SERVICE,
                 "skip",
-                "no queued charge holds this subscription",
+                format!(
+                    "no queued charge on the subscription's next date {}",
+                    sub.next.date
+                ),
             ));
         };
-        self.client
-            .json_call(
-                "skip",
-                Method::POST,
-                &wire::skip_charge(&charge),
-                Some(json!({ "purchase_item_ids": [id_value(&sub.id)] })),
-            )
-            .await?;
-        // The answer is the skipped charge: read the subscription for its new date.
-        Ok(None)
+        let req = self
+            .client
+            .request(Method::POST, &wire::skip_charge(&charge))
+            .json(&json!({ "purchase_item_ids": [id_value(&sub.id)] }));
+        Ok(PreparedWrite::new(
+            self.client.ready("skip", req).await,
+            |answer| {
+                answer.json::<Value>()?;
+                // The answer is the skipped charge: read the subscription for its new date.
+                Ok(None)
+            },
+        ))
     }
 
-    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
-        let v = self
+    async fn prepare_set_date(
+        &self,
+        sub: &Subscription,
+        date: Date,
+    ) -> Result<PreparedWrite, OutboundError> {
+        let req = self
             .client
-            .json_call(
-                "set_date",
-                Method::POST,
-                &wire::set_date(&sub.id),
-                Some(json!({ "date": date.to_string() })),
-            )
-            .await?;
-        Ok(v.get("subscription")
-            .and_then(|s| self.to_subscription(s))
-            .map(|s| s.next)
-            .or(Some(NextDate { date, at: None })))
+            .request(Method::POST, &wire::set_date(&sub.id))
+            .json(&json!({ "date": date.to_string() }));
+        let tz = self.tz.clone();
+        Ok(PreparedWrite::new(
+            self.client.ready("set_date", req).await,
+            move |answer| {
+                let v: Value = answer.json()?;
+                Ok(v.get("subscription")
+                    .and_then(|s| to_subscription(&tz, s))
+                    .map(|s| s.next))
+            },
+        ))
     }
 }

@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{Platform, WriteResult};
+use super::{Platform, PreparedWrite};
 use crate::domain::{PlatformKind, Shopper, Subscription, parse_platform_date};
 use crate::outbound::{Account, OutboundError};
 
@@ -22,9 +22,18 @@ pub mod wire {
         crate::outbound::secret_header("x-smartrr-access-token", "", token)
     }
 
-    pub fn orders_by_email(email: &str) -> String {
+    /// Orders per page asked for (unverified paging: `pageNumber` from 0, `pageSize`, and
+    /// `totalCount` in the answer), and how many pages at most.
+    pub const PAGE_SIZE: usize = 100;
+    pub const MAX_PAGES: usize = 10;
+
+    /// `filterLike` is a substring match on email or name: the caller keeps only exact
+    /// (case-insensitive) email matches.
+    pub fn orders_by_email(email: &str, page: usize) -> String {
         let email: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
-        format!("/vendor/order/formatted?filterLike%5BemailOrName%5D={email}")
+        format!(
+            "/vendor/order/formatted?filterLike%5BemailOrName%5D={email}&pageNumber={page}&pageSize={PAGE_SIZE}"
+        )
     }
     pub fn purchase_states(cust_rel: &str) -> String {
         format!("/vendor/customer/{cust_rel}/purchase-state/")
@@ -49,6 +58,15 @@ const CUST_REL: &str = "cust_rel_id";
 pub struct Smartrr {
     client: Account,
     tz: TimeZone,
+}
+
+/// Writes answer with the updated purchase state (bare, or wrapped in `data`).
+fn written(tz: &TimeZone, answer: Value) -> Option<crate::domain::NextDate> {
+    let state = match answer {
+        Value::Object(mut o) if o.contains_key("data") => o.remove("data")?,
+        v => v,
+    };
+    parse_platform_date(state.get(wire::NEXT)?.as_str()?, tz)
 }
 
 /// List answers are documented as `{"data": [...]}`; accept a bare array too.
@@ -117,15 +135,6 @@ impl Smartrr {
                 "subscription without its customer relationship id",
             ))
     }
-
-    /// Writes answer with the updated purchase state; its date is the new one.
-    fn written(&self, answer: Value) -> Option<crate::domain::NextDate> {
-        let state = match answer {
-            Value::Object(mut o) if o.contains_key("data") => o.remove("data")?,
-            v => v,
-        };
-        parse_platform_date(state.get(wire::NEXT)?.as_str()?, &self.tz)
-    }
 }
 
 #[async_trait]
@@ -142,20 +151,38 @@ impl Platform for Smartrr {
         let Some(email) = &shopper.email else {
             return Ok(Vec::new());
         };
-        let orders = self
-            .client
-            .json_call("lookup", Method::GET, &wire::orders_by_email(email), None)
-            .await?;
-        // Every order names its customer relationship; a shopper has one, rarely more.
-        let rels: BTreeSet<String> = items(orders)
-            .iter()
-            .filter(|o| {
-                o.pointer("/custRel/email")
-                    .and_then(Value::as_str)
-                    .is_none_or(|e| e.eq_ignore_ascii_case(email))
-            })
-            .filter_map(|o| o.pointer("/custRel/id").and_then(str_of))
-            .collect();
+        // Every order names its customer relationship; a shopper has one, rarely more. The
+        // filter also finds other people whose email contains this one (ann@ finds joann@):
+        // only exact matches are this shopper.
+        let mut rels = BTreeSet::new();
+        for page in 0..wire::MAX_PAGES {
+            let answer = self
+                .client
+                .json_call(
+                    "lookup",
+                    Method::GET,
+                    &wire::orders_by_email(email, page),
+                    None,
+                )
+                .await?;
+            let total = answer.get("totalCount").and_then(Value::as_u64);
+            let orders = items(answer);
+            let n = orders.len();
+            rels.extend(
+                orders
+                    .iter()
+                    .filter(|o| {
+                        o.pointer("/custRel/email")
+                            .and_then(Value::as_str)
+                            .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                    })
+                    .filter_map(|o| o.pointer("/custRel/id").and_then(str_of)),
+            );
+            let seen = (page * wire::PAGE_SIZE + n) as u64;
+            if n < wire::PAGE_SIZE || total.is_none_or(|t| seen >= t) {
+                break;
+            }
+        }
         let mut subs = Vec::new();
         for rel in rels {
             subs.extend(self.purchase_states(&rel).await?);
@@ -176,28 +203,35 @@ impl Platform for Smartrr {
             .find(|s| s.id == sub.id))
     }
 
-    async fn skip_next(&self, sub: &Subscription) -> WriteResult {
+    async fn prepare_skip(&self, sub: &Subscription) -> Result<PreparedWrite, OutboundError> {
         let rel = self.cust_rel(sub, "skip")?;
-        let answer = self
-            .client
-            .json_call("skip", Method::PUT, &wire::skip(rel, &sub.id), None)
-            .await?;
-        Ok(self.written(answer))
+        let req = self.client.request(Method::PUT, &wire::skip(rel, &sub.id));
+        let (tz, before) = (self.tz.clone(), sub.next.date);
+        Ok(PreparedWrite::new(
+            self.client.ready("skip", req).await,
+            move |answer| {
+                // Whether a skip moves nextBillingDate or only marks the order skipped is
+                // undocumented: a date that did not move is not reported; the caller reads
+                // the purchase state back.
+                Ok(written(&tz, answer.json()?).filter(|d| d.date > before))
+            },
+        ))
     }
 
-    async fn set_next_date(&self, sub: &Subscription, date: Date) -> WriteResult {
+    async fn prepare_set_date(
+        &self,
+        sub: &Subscription,
+        date: Date,
+    ) -> Result<PreparedWrite, OutboundError> {
         let rel = self.cust_rel(sub, "set_date")?;
-        let answer = self
+        let req = self
             .client
-            .json_call(
-                "set_date",
-                Method::PUT,
-                &wire::set_date(rel, &sub.id),
-                Some(wire::set_date_body(&date.to_string())),
-            )
-            .await?;
-        Ok(self
-            .written(answer)
-            .or(Some(crate::domain::NextDate { date, at: None })))
+            .request(Method::PUT, &wire::set_date(rel, &sub.id))
+            .json(&wire::set_date_body(&date.to_string()));
+        let tz = self.tz.clone();
+        Ok(PreparedWrite::new(
+            self.client.ready("set_date", req).await,
+            move |answer| Ok(written(&tz, answer.json()?)),
+        ))
     }
 }

@@ -11,7 +11,6 @@ use sqlx::{Any, Transaction};
 
 use super::error::parse;
 use super::{Backend, Store, StoreError};
-use crate::domain::now_ms;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,22 +180,25 @@ impl TryFrom<Row> for JobRow {
     }
 }
 
+/// Attempts a job may still get past its last one after being rescued (its worker died).
+pub const RESCUE_SPARE: i64 = 3;
+
 const GUARD: &str = "id = $1 AND state = 'running' AND locked_by = $2 AND attempt = $3";
 
 pub(super) async fn insert(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     job: &NewJob,
-    now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let now = backend.now_ms_sql();
+    sqlx::query(&format!(
         "INSERT INTO jobs (kind, message_id, shop_id, subscriber_id, state, attempt, max_attempts, \
-         scheduled_at, created_at) VALUES ($1, $2, $3, $6, 'available', 0, $4, $5, $5)",
-    )
+         scheduled_at, created_at) VALUES ($1, $2, $3, $5, 'available', 0, $4, {now}, {now})"
+    ))
     .bind(job.kind.as_str())
     .bind(&job.message_id)
     .bind(&job.shop_id)
     .bind(i64::from(job.max_attempts))
-    .bind(now)
     .bind(&job.subscriber_id)
     .execute(&mut **tx)
     .await?;
@@ -215,16 +217,18 @@ impl Store {
         lease_ms: i64,
         per_shop: i64,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        let now = now_ms();
+        let now = self.backend.now_ms_sql();
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // Every time here is the database's clock, so replicas with skewed clocks still agree
+        // on when a lease ends.
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, attempted_at = $1, \
-             locked_by = $2, lease_until = $3 \
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, attempted_at = {now}, \
+             locked_by = $2, lease_until = {now} + $3 \
              WHERE id IN (SELECT j.id FROM jobs j \
-               WHERE j.state IN ('available', 'retryable') AND j.scheduled_at <= $1 \
+               WHERE j.state IN ('available', 'retryable') AND j.scheduled_at <= {now} \
                AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.shop_id = j.shop_id \
                  AND e.subscriber_id = j.subscriber_id AND e.id < j.id \
                  AND e.state IN ('available', 'running', 'retryable')) \
@@ -233,9 +237,9 @@ impl Store {
              RETURNING id, kind, message_id, shop_id, attempt, max_attempts"
         );
         let row: Option<ClaimedRow> = sqlx::query_as(&sql)
-            .bind(now)
+            .bind(0_i64) // $1 is unused; positions stay stable for both dialects
             .bind(worker)
-            .bind(now + lease_ms)
+            .bind(lease_ms)
             .bind(per_shop)
             .fetch_optional(&self.pool)
             .await?;
@@ -254,13 +258,16 @@ impl Store {
 
     /// Extends the lease; false when the job is no longer ours.
     pub async fn heartbeat(&self, g: &JobGuard, lease_ms: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query(&format!("UPDATE jobs SET lease_until = $4 WHERE {GUARD}"))
-            .bind(g.job_id)
-            .bind(&g.worker)
-            .bind(g.attempt)
-            .bind(now_ms() + lease_ms)
-            .execute(&self.pool)
-            .await?;
+        let now = self.backend.now_ms_sql();
+        let r = sqlx::query(&format!(
+            "UPDATE jobs SET lease_until = {now} + $4 WHERE {GUARD}"
+        ))
+        .bind(g.job_id)
+        .bind(&g.worker)
+        .bind(g.attempt)
+        .bind(lease_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -268,14 +275,14 @@ impl Store {
         self.finish(g, JobState::Completed, None, None).await
     }
 
-    /// Schedules another attempt at `at_ms`.
+    /// Schedules another attempt `delay_ms` from now (the database's now).
     pub async fn retry_job(
         &self,
         g: &JobGuard,
-        at_ms: i64,
+        delay_ms: i64,
         error: &str,
     ) -> Result<bool, StoreError> {
-        self.finish(g, JobState::Retryable, Some(at_ms), Some(error))
+        self.finish(g, JobState::Retryable, Some(delay_ms), Some(error))
             .await
     }
 
@@ -287,42 +294,43 @@ impl Store {
         &self,
         g: &JobGuard,
         state: JobState,
-        scheduled_at: Option<i64>,
+        delay_ms: Option<i64>,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let finalized = state.is_final().then_some(now);
+        let now = self.backend.now_ms_sql();
+        let finalized = if state.is_final() { now } else { "NULL" };
         let r = sqlx::query(&format!(
             "UPDATE jobs SET state = $4, locked_by = NULL, lease_until = NULL, \
-             scheduled_at = COALESCE($5, scheduled_at), finalized_at = $6, \
-             last_error = COALESCE($7, last_error) WHERE {GUARD}"
+             scheduled_at = COALESCE({now} + $5, scheduled_at), finalized_at = {finalized}, \
+             last_error = COALESCE($6, last_error) WHERE {GUARD}"
         ))
         .bind(g.job_id)
         .bind(&g.worker)
         .bind(g.attempt)
         .bind(state.as_str())
-        .bind(scheduled_at)
-        .bind(finalized)
+        .bind(delay_ms)
         .bind(error)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    /// Returns expired leases to the queue (or discards them when no attempt is left).
-    /// Only rows still `running` past their lease are touched, so a job that finished in the
-    /// meantime is never overwritten.
+    /// Returns expired leases to the queue. A job rescued on (or after) its last attempt
+    /// gets one more, run as a last attempt, so the shopper is still told what happened;
+    /// only a job that keeps dying [`RESCUE_SPARE`] attempts past its last is discarded as it
+    /// is. Only rows still `running` past their lease are touched, so a job that finished in
+    /// the meantime is never overwritten.
     pub async fn rescue_expired(&self) -> Result<u64, StoreError> {
-        let now = now_ms();
-        let r = sqlx::query(
+        let now = self.backend.now_ms_sql();
+        let r = sqlx::query(&format!(
             "UPDATE jobs SET \
-               state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END, \
-               finalized_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
+               state = CASE WHEN attempt >= max_attempts + $1 THEN 'discarded' ELSE 'retryable' END, \
+               finalized_at = CASE WHEN attempt >= max_attempts + $1 THEN {now} ELSE NULL END, \
                last_error = 'lease expired (worker stopped or stalled)', \
-               locked_by = NULL, lease_until = NULL, scheduled_at = $1 \
-             WHERE state = 'running' AND lease_until < $1",
-        )
-        .bind(now)
+               locked_by = NULL, lease_until = NULL, scheduled_at = {now} \
+             WHERE state = 'running' AND lease_until < {now}"
+        ))
+        .bind(RESCUE_SPARE)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())

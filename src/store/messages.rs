@@ -168,7 +168,7 @@ impl Store {
             return Ok(Inserted::Duplicate);
         }
         if let Some(job) = job {
-            jobs::insert(&mut tx, job, now).await?;
+            jobs::insert(&mut tx, self.backend, job).await?;
         }
         tx.commit().await?;
         Ok(Inserted::New)

@@ -31,6 +31,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The database's clock, in epoch milliseconds, as an SQL expression. Leases and
+    /// schedules use it, so replicas whose clocks disagree still agree on when a lease ends.
+    pub(crate) fn now_ms_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -88,6 +99,36 @@ impl Store {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Setup(format!("migrations: {e}")))
+    }
+
+    /// Whether every migration this binary knows has been applied: `Ok(None)` when ready,
+    /// `Ok(Some(why))` when not (for `/readyz` and `serve --no-migrate`).
+    pub async fn schema_missing(&self) -> Result<Option<String>, StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<(i64,)> =
+            match sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(rows) => rows,
+                // No migration table: nothing was ever applied.
+                Err(sqlx::Error::Database(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+        let missing: Vec<String> = migrator
+            .iter()
+            .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
+            .map(|m| m.version.to_string())
+            .collect();
+        Ok((!missing.is_empty()).then(|| {
+            format!(
+                "database schema is not migrated (missing {}): run `keyroute migrate`, or serve without --no-migrate",
+                missing.join(", ")
+            )
+        }))
     }
 
     /// True when the database answers a trivial query (for `/readyz`).

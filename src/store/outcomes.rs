@@ -372,15 +372,16 @@ impl Store {
         outcomes: &[Outcome],
     ) -> Result<(), StoreError> {
         let now = now_ms();
+        let db_now = self.backend.now_ms_sql();
         let mut tx = self.pool.begin().await?;
-        let owned = sqlx::query(
-            "UPDATE jobs SET lease_until = $4 \
-             WHERE id = $1 AND state = 'running' AND locked_by = $2 AND attempt = $3",
-        )
+        let owned = sqlx::query(&format!(
+            "UPDATE jobs SET lease_until = {db_now} + $4 \
+             WHERE id = $1 AND state = 'running' AND locked_by = $2 AND attempt = $3"
+        ))
         .bind(g.job_id)
         .bind(&g.worker)
         .bind(g.attempt)
-        .bind(now + lease_ms)
+        .bind(lease_ms)
         .execute(&mut *tx)
         .await?;
         if owned.rows_affected() != 1 {

@@ -46,7 +46,14 @@ async fn skio_skip_moves_the_next_order_and_confirms() {
     );
     let body = req.json().unwrap();
     assert!(body["query"].as_str().unwrap().contains("skipSubscription"));
-    assert_eq!(body["variables"]["subscriptionId"], SKIO_SUB);
+    // Hasura type-checks variables: the whole input as one typed variable (platforms.md).
+    assert!(
+        body["query"]
+            .as_str()
+            .unwrap()
+            .contains("$input: SkipSubscriptionInput!")
+    );
+    assert_eq!(body["variables"]["input"]["subscriptionId"], SKIO_SUB);
     assert_eq!(t.skio.skips_applied(SKIO_SUB), 1);
     // Skio answers a skip with the new date: no read-back needed.
     assert_eq!(t.skio.requests_for("lookup").len(), 1);
@@ -139,7 +146,7 @@ async fn skio_delay_two_weeks_sets_the_date() {
     );
     assert_eq!(
         body["variables"],
-        json!({"subscriptionId": SKIO_SUB, "date": after.to_string()})
+        json!({"input": {"subscriptionId": SKIO_SUB, "date": after.to_string()}})
     );
     assert!(t.skio.requests_for("skip").is_empty());
     let e = only_event(&t);

@@ -79,6 +79,9 @@ pub struct Timing {
     pub lookup_timeout_ms: u64,
     /// Extra keys for the Recharge shop's platform table (rate overrides).
     pub recharge_rate: Option<String>,
+    pub max_attempts: u32,
+    /// `[postscript] partner_key`, and every shop's `postscript.auth = "partner"`.
+    pub partner_key: Option<String>,
 }
 
 impl Default for Timing {
@@ -88,6 +91,8 @@ impl Default for Timing {
             multiple: "next",
             lookup_timeout_ms: 2000,
             recharge_rate: None,
+            max_attempts: 5,
+            partner_key: None,
         }
     }
 }
@@ -190,10 +195,11 @@ impl TestApp {
     pub fn config_text(&self, timing: &Timing) -> String {
         let settings = Settings {
             admin_token: Some(ADMIN_TOKEN.into()),
+            partner_key: timing.partner_key.clone(),
             max_connections: Some(5),
             concurrency: Some(4),
             lease_seconds: Some(timing.lease_seconds),
-            max_attempts: Some(5),
+            max_attempts: Some(timing.max_attempts),
             backoff_base_ms: Some(20),
             backoff_max_ms: Some(200),
             poll_interval_ms: Some(50),
@@ -206,6 +212,11 @@ impl TestApp {
             "all" => Multiple::All,
             _ => Multiple::Next,
         };
+        let auth = if timing.partner_key.is_some() {
+            "auth = \"partner\""
+        } else {
+            ""
+        };
         let shop = |id, platforms| ShopSetup {
             id,
             timezone: TZ,
@@ -214,7 +225,7 @@ impl TestApp {
             platforms,
             platform_keys: &[],
             all_platform_keys: "",
-            postscript_keys: "",
+            postscript_keys: auth,
         };
         let recharge_rate = timing.recharge_rate.clone().unwrap_or_default();
         let recharge_keys = [(PlatformKind::Recharge, recharge_rate.as_str())];

@@ -53,7 +53,8 @@ async fn refused_credentials_on_a_write_are_final_and_counted() {
     let j = job(&t, &id).await;
     assert_eq!(
         (j["state"].as_str(), j["attempt"].as_i64()),
-        (Some("completed"), Some(1))
+        (Some("discarded"), Some(1)),
+        "failed for good at once, kept for an operator"
     );
     let m = metrics(&t).await;
     assert!(

@@ -51,7 +51,7 @@ async fn smartrr_skip_end_to_end() {
     );
     assert_eq!(
         lookup.query.as_deref(),
-        Some("filterLike%5BemailOrName%5D=Other.Shopper%40example.com")
+        Some("filterLike%5BemailOrName%5D=Other.Shopper%40example.com&pageNumber=0&pageSize=100")
     );
     assert_eq!(lookup.header("x-smartrr-access-token"), Some(SMARTRR_TOKEN));
     let list = one(t.smartrr.requests_for("list"), "list");
@@ -114,7 +114,9 @@ async fn prive_skip_end_to_end() {
     );
     assert_eq!(
         lookup.query.as_deref(),
-        Some(format!("subscriberExternalId={OTHER_CUSTOMER}&status=ACTIVE").as_str())
+        Some(
+            format!("subscriberExternalId={OTHER_CUSTOMER}&status=ACTIVE&page=1&limit=50").as_str()
+        )
     );
     assert_eq!(
         lookup.header("authorization"),

@@ -16,7 +16,7 @@ phone = "+15550000001"
 subscriber_id = "s_ava"
 [[shopper.subscription]]
 platform = "skio"
-id = "sub-ava-1"
+id = "7a0c5e2b-1d3f-4a6b-9c8d-0e1f2a3b4c5d"
 next_in_days = 5
 
 [[shopper]]

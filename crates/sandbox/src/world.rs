@@ -26,6 +26,14 @@ pub struct WorldShop {
     /// `next` or `all` (the shop's `multiple`); `None` for the default.
     #[serde(default)]
     pub multiple: Option<String>,
+    /// The wall-clock time of every next order in the shop's zone (`"00:00"`: a store's
+    /// local midnight); default 16:00 UTC.
+    #[serde(default)]
+    pub order_time: Option<String>,
+    /// How the platforms write date-times: `native` (default), `offset` (with the shop's
+    /// offset) or `floating` (no offset, the shop's wall-clock time).
+    #[serde(default)]
+    pub platform_dates: Option<String>,
 }
 
 impl Default for WorldShop {
@@ -34,6 +42,8 @@ impl Default for WorldShop {
             id: "shop_sandbox".into(),
             timezone: default_tz(),
             multiple: None,
+            order_time: None,
+            platform_dates: None,
         }
     }
 }
@@ -197,6 +207,37 @@ impl Sims {
     /// Adds every shopper of `world` to Postscript and their subscriptions to their
     /// platforms. `today` is the shop's calendar date; `tz` its zone (Recharge keeps dates).
     pub fn seed(&self, world: &World, today: Date, tz: &TimeZone) -> Result<(), String> {
+        let form = match world.shop.platform_dates.as_deref() {
+            None | Some("native") => crate::DateForm::Native,
+            Some("offset") => crate::DateForm::WithOffset(tz.clone()),
+            Some("floating") => crate::DateForm::Floating(tz.clone()),
+            Some(other) => {
+                return Err(format!(
+                    "world: shop.platform_dates = {other:?} (use native, offset or floating)"
+                ));
+            }
+        };
+        if form != crate::DateForm::Native {
+            self.skio.set_date_form(form.clone());
+            self.smartrr.set_date_form(form.clone());
+            self.prive.set_date_form(form.clone());
+            self.recharge.set_date_form(form);
+        }
+        let local_time = match world.shop.order_time.as_deref() {
+            None => None,
+            Some(t) => Some(
+                jiff::civil::Time::strptime("%H:%M", t)
+                    .map_err(|e| format!("world: shop.order_time = {t:?}: {e}"))?,
+            ),
+        };
+        let next_order = |days: i64| match local_time {
+            None => next_order(today, days),
+            Some(time) => today
+                .checked_add(days.days())
+                .and_then(|d| d.to_datetime(time).to_zoned(tz.clone()))
+                .map(|z| z.timestamp())
+                .map_err(|e| format!("world: next_in_days = {days}: {e}")),
+        };
         for (n, shopper) in world.shoppers.iter().enumerate() {
             let n = n as i64;
             self.postscript.add_subscriber(SimSubscriber {
@@ -207,7 +248,7 @@ impl Sims {
             });
             let email_lower = shopper.email.as_ref().map(|e| e.to_lowercase());
             for sub in &shopper.subscriptions {
-                let next = next_order(today, sub.next_in_days)?;
+                let next = next_order(sub.next_in_days)?;
                 let upper = sub.status.to_uppercase();
                 let numeric = |what: &str| {
                     sub.id.parse::<i64>().map_err(|_| {

@@ -3,48 +3,76 @@
 //! stands now. Reads only.
 
 use crate::domain::{Shopper, Subscription, now_ms};
-use crate::outbound::OutboundError;
+use crate::outbound::{OutboundError, with_call_timeout};
 use crate::store::{History, PastChange};
 use crate::telemetry::mask_email;
 
 use super::plan::{self, Now, UndoCheck};
 use super::{ActError, Attempt};
 
+/// Who the shopper is, as far as we could learn.
+pub(super) struct Identity {
+    pub shopper: Shopper,
+    /// Why Postscript's subscriber could not be read, when it could not.
+    pub unreadable: Option<OutboundError>,
+}
+
 impl Attempt<'_> {
     /// The shopper as the webhook knows them, completed from the Postscript subscriber when a
-    /// configured platform cannot search by phone.
-    pub(super) async fn identify(&self) -> Result<Shopper, ActError> {
+    /// configured platform cannot search by phone. When Postscript cannot be read, the
+    /// shopper is what the webhook said, with the reason: platforms that search by phone can
+    /// still find them.
+    pub(super) async fn identify(&self) -> Identity {
         let mut shopper = Shopper {
             phone: self.message.from_number.clone(),
             email: None,
             shopify_customer_id: self.message.shopify_customer_id.clone(),
         };
-        if self
+        if !self
             .shop
             .platforms
             .iter()
             .any(|p| p.needs_identity(&shopper))
-            && let Some(sub) = self
-                .shop
-                .subscribers
-                .get(&self.shop.postscript, &self.message.subscriber_id)
-                .await
-                .map_err(ActError::read)?
         {
-            shopper.email = sub.email;
-            if shopper.shopify_customer_id.is_none() {
-                shopper.shopify_customer_id = sub.shopify_customer_id;
-            }
-            tracing::debug!(
-                email = shopper.email.as_deref().map(mask_email).unwrap_or_default(),
-                shopify_customer = shopper.shopify_customer_id.is_some(),
-                "shopper identified through Postscript"
-            );
+            return Identity {
+                shopper,
+                unreadable: None,
+            };
         }
-        Ok(shopper)
+        match self
+            .shop
+            .subscribers
+            .get(&self.shop.postscript, &self.message.subscriber_id)
+            .await
+        {
+            Ok(Some(sub)) => {
+                shopper.email = sub.email;
+                if shopper.shopify_customer_id.is_none() {
+                    shopper.shopify_customer_id = sub.shopify_customer_id;
+                }
+                tracing::debug!(
+                    email = shopper.email.as_deref().map(mask_email).unwrap_or_default(),
+                    shopify_customer = shopper.shopify_customer_id.is_some(),
+                    "shopper identified through Postscript"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "Postscript subscriber unreadable");
+                return Identity {
+                    shopper,
+                    unreadable: Some(e),
+                };
+            }
+        }
+        Identity {
+            shopper,
+            unreadable: None,
+        }
     }
 
-    /// Asks every configured platform at once, each bounded by the shop's lookup timeout.
+    /// Asks every configured platform at once, each call bounded by the shop's lookup timeout
+    /// (waits for rate-limit permits are not: a throttled platform is not a down one).
     /// A platform that fails or is too slow does not hold up the others: if another platform
     /// holds the shopper, we act there; only when nothing was found and some platform could
     /// not answer is the attempt retried, so an outage never reads as "no subscription".
@@ -52,22 +80,22 @@ impl Attempt<'_> {
     /// ends as `platform_error`: the operator must fix it.
     pub(super) async fn find_subscriptions(
         &self,
-        shopper: &Shopper,
+        identity: &Identity,
     ) -> Result<Vec<Subscription>, ActError> {
         let timeout = self.shop.lookup_timeout;
+        let shopper = &identity.shopper;
         let lookups = self.shop.platforms.iter().map(|p| {
             let p = p.clone();
             async move {
                 let kind = p.kind();
-                let result = match tokio::time::timeout(timeout, p.find_active(shopper)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(OutboundError::retryable(
-                        kind.as_str(),
-                        "lookup",
-                        format!("no answer within {} ms", timeout.as_millis()),
-                    )),
-                };
-                (kind, result)
+                match &identity.unreadable {
+                    // This platform needed what Postscript could not tell us.
+                    Some(e) if p.needs_identity(shopper) => (kind, Err(e.clone())),
+                    _ => (
+                        kind,
+                        with_call_timeout(timeout, p.find_active(shopper)).await,
+                    ),
+                }
             }
         });
         let mut subs = Vec::new();
@@ -82,6 +110,15 @@ impl Attempt<'_> {
                 Err(e @ OutboundError::Retryable { .. }) => {
                     tracing::warn!(platform = %kind, error = %e, "lookup failed");
                     unanswered.get_or_insert(e);
+                }
+                Err(
+                    e @ OutboundError::Refused {
+                        service: "postscript",
+                        ..
+                    },
+                ) => {
+                    // Postscript refused our subscriber read: our request is wrong.
+                    misconfigured.get_or_insert(e);
                 }
                 Err(e @ OutboundError::Refused { .. }) => {
                     // The platform does not know this shopper (a 404 or 422 on a search).
@@ -109,11 +146,7 @@ impl Attempt<'_> {
     /// HELP's subscriptions: `None` when they cannot be learned now and the attempt should not
     /// wait (the last attempt, or a final error), so HELP is still answered.
     pub(super) async fn help_subscriptions(&self) -> Result<Option<Vec<Subscription>>, ActError> {
-        let found = async {
-            let shopper = self.identify().await?;
-            self.find_subscriptions(&shopper).await
-        }
-        .await;
+        let found = self.find_subscriptions(&self.identify().await).await;
         match found {
             Ok(subs) => Ok(Some(subs)),
             Err(ActError::Retry { detail, .. }) if self.last_attempt => {

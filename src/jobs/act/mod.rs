@@ -12,6 +12,8 @@
 mod confirm;
 mod lookup;
 pub mod plan;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::time::Duration;
@@ -96,6 +98,16 @@ impl From<StoreError> for ActError {
     }
 }
 
+/// How an attempt ended, when it ended without a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Every outcome is final and told (done, or refused for the shopper's reasons).
+    Done,
+    /// Some outcome failed for good on our side (`platform_error`): the shopper was told,
+    /// and the job is kept as discarded for an operator to look at and retry.
+    GaveUp(String),
+}
+
 /// One attempt at one message's job.
 pub struct Attempt<'a> {
     pub store: &'a Store,
@@ -110,9 +122,9 @@ pub struct Attempt<'a> {
 
 impl Attempt<'_> {
     /// Runs the job to its end or to the first failure worth retrying.
-    pub async fn run(&self) -> Result<(), ActError> {
+    pub async fn run(&self) -> Result<Finished, ActError> {
         let Some(intent) = self.message.intent()? else {
-            return Ok(()); // nothing to do: an ignored message never gets a job, but be safe
+            return Ok(Finished::Done); // an ignored message never gets a job, but be safe
         };
         let mut outcomes = self.store.outcomes(&self.message.id).await?;
         if outcomes.is_empty() {
@@ -133,7 +145,13 @@ impl Attempt<'_> {
             if matches!(o.state, OutcomeState::Planned | OutcomeState::Writing)
                 && let Err(e) = self.execute(o, &intent).await
             {
+                let giving_up = matches!(e, ActError::Retry { .. }) && self.last_attempt;
                 let failure = self.give_up(o.action, e)?;
+                // Before telling the shopper it failed, check whether a write in flight
+                // landed after all.
+                if giving_up && o.state == OutcomeState::Writing && self.landed(o, &intent).await? {
+                    continue;
+                }
                 self.fail(o, &intent, failure.reason, &failure.detail)
                     .await?;
             }
@@ -143,7 +161,15 @@ impl Attempt<'_> {
                 self.send_event(o).await?;
             }
         }
-        Ok(())
+        Ok(
+            match outcomes
+                .iter()
+                .find(|o| o.reason == Some(FailureReason::PlatformError))
+            {
+                Some(o) => Finished::GaveUp(o.detail.clone().unwrap_or_default()),
+                None => Finished::Done,
+            },
+        )
     }
 
     /// Looks up what the plan needs and plans. Reads only: nothing is written anywhere until
@@ -159,14 +185,14 @@ impl Attempt<'_> {
                 Ok(plan::plan_undo(checks))
             }
             Action::Skip | Action::Delay => {
-                let shopper = self.identify().await?;
-                let subs = self.find_subscriptions(&shopper).await?;
+                let identity = self.identify().await;
+                let subs = self.find_subscriptions(&identity).await?;
                 let history = self.history(&subs).await?;
                 Ok(plan::plan_change(
                     intent,
                     policy,
                     now_ms(),
-                    &shopper,
+                    &identity.shopper,
                     subs,
                     &history,
                 ))
