@@ -117,15 +117,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let rules = crate::shop::load_rules(&config)?;
-            let interpretation = rules.interpret(&text.join(" "));
+            // Dates ("until the 21st") are the shop's: resolved from today in its zone.
+            let tz = config
+                .shop(&shop)
+                .and_then(|s| jiff::tz::TimeZone::get(&s.timezone).ok())
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            let today = jiff::Timestamp::now().to_zoned(tz).date();
+            let interpretation = rules.interpret_on(&text.join(" "), today);
             if json {
                 println!("{}", serde_json::to_string(&interpretation)?);
             } else {
-                match interpretation.intent() {
+                let sure = interpretation.intent().is_some();
+                match interpretation.reading() {
                     Some(i) => {
-                        let days = i.days.map(|d| format!(" {d} days")).unwrap_or_default();
+                        let amount = match (i.days, i.until) {
+                            (_, Some(u)) => format!(" until {u}"),
+                            (Some(d), None) => format!(" {d} days"),
+                            (None, None) => String::new(),
+                        };
+                        let how = if sure { "" } else { "probably " };
+                        let ask = if sure { "" } else { ", asks first" };
                         println!(
-                            "{}{days} (rule {:?}, keyword {:?})",
+                            "{how}{}{amount} (rule {:?}, keyword {:?}{ask})",
                             i.action.as_str(),
                             i.rule,
                             i.keyword

@@ -94,6 +94,8 @@ pub enum Action {
     Delay,
     Help,
     Undo,
+    /// When is my next order?
+    Status,
 }
 
 named_enum!(Action, "action", {
@@ -101,6 +103,7 @@ named_enum!(Action, "action", {
     Delay => "delay",
     Help => "help",
     Undo => "undo",
+    Status => "status",
 });
 
 /// A recognised request: what the matcher produces and the worker carries out. The webhook
@@ -112,6 +115,10 @@ pub struct Intent {
     /// `default_days` when the shopper gave no duration.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub days: Option<u32>,
+    /// For [`Action::Delay`] to a named date ("push it to the 21st"): the date, resolved in
+    /// the shop's zone; `days` is then absent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub until: Option<Date>,
     /// Name of the rule that matched, e.g. `"skip"`.
     pub rule: String,
     /// The keyword as written in the rule file that matched, e.g. `"skip"` (also when
@@ -193,6 +200,7 @@ pub enum EventKind {
     OrderDelayed,
     OrderUnskipped,
     KeywordHelp,
+    OrderStatus,
     KeywordActionFailed,
 }
 
@@ -201,6 +209,7 @@ named_enum!(EventKind, "event type", {
     OrderDelayed => "order_delayed",
     OrderUnskipped => "order_unskipped",
     KeywordHelp => "keyword_help",
+    OrderStatus => "order_status",
     KeywordActionFailed => "keyword_action_failed",
 });
 

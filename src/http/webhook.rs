@@ -222,7 +222,9 @@ async fn handle(
     };
     checked_id("subscriber_id", &subscriber_id)?;
     let text = storable(text);
-    let interpretation = shop.rules.interpret(&text);
+    // "until the 21st" means the 21st where the shop is.
+    let today = jiff::Timestamp::now().to_zoned(shop.tz.clone()).date();
+    let interpretation = shop.rules.interpret_on(&text, today);
     let intent = interpretation.intent();
     let interpretation_json = serde_json::to_string(&interpretation).map_err(ApiError::internal)?;
     let new = NewMessage {
@@ -265,6 +267,9 @@ async fn handle(
     match &interpretation {
         Interpretation::Matched(i) => {
             tracing::info!(%message_id, shop = %new.shop_id, %from, status = answer, action = i.action.as_str(), rule = %i.rule, "webhook")
+        }
+        Interpretation::Unsure(i) => {
+            tracing::info!(%message_id, shop = %new.shop_id, %from, status = answer, unsure = i.action.as_str(), rule = %i.rule, "webhook")
         }
         Interpretation::NoAction { reason } => {
             tracing::info!(%message_id, shop = %new.shop_id, %from, status = answer, reason, "webhook")

@@ -156,6 +156,10 @@ pub(super) struct Lexicon {
     /// ("skiip", "pleease"). Ambiguous collapsed forms are left out.
     squeezed: FxMap<Box<str>, u32>,
     typo_targets: Vec<TypoTarget>,
+    /// Each ASCII typo target and its one-letter deletions -> the targets: a word one edit
+    /// from a target shares one of these keys with it (the SymSpell trick), so a lookup
+    /// costs a few hash probes instead of a scan of every keyword.
+    typo_index: FxMap<Box<str>, Vec<u32>>,
     /// Canonical keyword texts, indexed by `Info::kw`.
     pub keyword_text: Vec<Box<str>>,
     /// The keyword for a message made only of "?", if a rule lists "?".
@@ -342,7 +346,42 @@ impl Lexicon {
         }
         lex.typo_targets
             .sort_by(|a, b| a.chars.cmp(&b.chars).then_with(|| a.word.cmp(&b.word)));
+        lex.index_typo_targets();
         lex
+    }
+
+    /// Drops the typo targets another corrector already covers (the reader corrects typos
+    /// of its built-in words before the rules see them), so a word is not probed twice.
+    pub fn drop_typo_targets(&mut self, covered: impl Fn(&str) -> bool) {
+        self.typo_targets.retain(|t| !covered(&t.word));
+        self.index_typo_targets();
+    }
+
+    fn index_typo_targets(&mut self) {
+        self.typo_index.clear();
+        let lex = self;
+        for (i, t) in lex.typo_targets.iter().enumerate() {
+            if !t.word.is_ascii() {
+                continue;
+            }
+            let mut keys = vec![t.word.clone()];
+            let mut buf = String::new();
+            for k in 0..t.word.len() {
+                delete_into(&t.word, k, &mut buf);
+                keys.push(buf.as_str().into());
+            }
+            for key in keys {
+                let list = lex.typo_index.entry(key).or_default();
+                if !list.contains(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+    }
+
+    /// The canonical keyword text of `kw`.
+    pub fn keyword(&self, kw: u32) -> &str {
+        self.keyword_text.get(kw as usize).map_or("", |k| k)
     }
 
     /// Looks a normalised word up: exactly, then with doubled letters collapsed if the
@@ -406,6 +445,9 @@ impl Lexicon {
     /// different rules. Words known in any role (keywords, grammar, `common_words` such
     /// as "ship") never reach here, so they are never "corrected".
     pub fn correct(&self, word: &str) -> Option<Info> {
+        if self.typo_targets.is_empty() {
+            return None;
+        }
         let len = word.chars().count();
         if !(4..=24).contains(&len) || !word.chars().all(char::is_alphabetic) {
             return None;
@@ -414,23 +456,60 @@ impl Lexicon {
             return None;
         }
         let mut found: Option<Info> = None;
-        for t in &self.typo_targets {
-            if t.chars + 1 < len {
-                continue;
-            }
-            if t.chars > len + 1 {
-                break;
-            }
+        let mut consider = |t: &TypoTarget| -> bool {
             if within_one_edit(word, &t.word) {
                 match found {
-                    Some(f) if f.rule != t.info.rule => return None,
+                    Some(f) if f.rule != t.info.rule => return false,
                     Some(_) => {}
                     None => found = Some(t.info),
+                }
+            }
+            true
+        };
+        if word.is_ascii() {
+            // The word itself and each of its deletions, probed in the deletion index.
+            let mut buf = String::with_capacity(word.len());
+            for k in 0..=word.len() {
+                let key = if k == word.len() {
+                    word
+                } else {
+                    delete_into(word, k, &mut buf);
+                    buf.as_str()
+                };
+                for &i in self.typo_index.get(key).into_iter().flatten() {
+                    if !consider(&self.typo_targets[i as usize]) {
+                        return None;
+                    }
+                }
+            }
+            // Accented targets are not indexed: compare them directly.
+            for t in self.typo_targets.iter().filter(|t| !t.word.is_ascii()) {
+                if !consider(t) {
+                    return None;
+                }
+            }
+        } else {
+            for t in &self.typo_targets {
+                if t.chars + 1 < len {
+                    continue;
+                }
+                if t.chars > len + 1 {
+                    break;
+                }
+                if !consider(t) {
+                    return None;
                 }
             }
         }
         found
     }
+}
+
+/// `w` (ASCII) without its byte `k`, written into `buf`.
+fn delete_into(w: &str, k: usize, buf: &mut String) {
+    buf.clear();
+    buf.push_str(&w[..k]);
+    buf.push_str(&w[k + 1..]);
 }
 
 fn squeeze_owned(w: &str) -> String {

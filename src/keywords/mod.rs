@@ -18,10 +18,13 @@
 //! * The matching policy is conservative: a wrong skip costs a shopper an order, a missed
 //!   one costs them a second text. See `matcher.rs` for what counts as a request.
 
+pub mod corpus;
 mod lexicon;
-mod matcher;
 mod normalize;
+mod reader;
 mod schema;
+mod time;
+mod words;
 
 #[cfg(test)]
 mod tests;
@@ -45,39 +48,72 @@ pub const REASON_OPT_OUT: &str = "opt_out";
 pub const REASON_NEGATED: &str = "negated";
 /// Two different actions were asked for ("skip or delay?").
 pub const REASON_CONFLICT: &str = "conflict";
+/// The shopper has not decided ("I might skip", "maybe later").
+pub const REASON_HEDGED: &str = "hedged";
+/// A report about the past ("I skipped it last time").
+pub const REASON_PAST: &str = "past";
+/// The keyword in another sense ("skip the line", "my flight got delayed").
+pub const REASON_OTHER_SENSE: &str = "other_sense";
+/// A reaction quoting the shop's text ("Liked “Reply SKIP…”").
+pub const REASON_REACTION: &str = "reaction";
 /// Nothing but whitespace, emoji or punctuation.
 pub const REASON_EMPTY: &str = "empty";
 
 /// The outcome of interpreting one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Interpretation {
+    /// A request keyroute carries out.
     Matched(Intent),
+    /// Probably this request, but not certainly: under the shop's `confirm = "unsure"` it
+    /// asks the shopper first (`keyword_confirm`) instead of acting.
+    Unsure(Intent),
     /// Do nothing; `reason` is one of the `REASON_*` constants.
-    NoAction {
-        reason: &'static str,
-    },
+    NoAction { reason: &'static str },
 }
 
 impl Interpretation {
-    fn no_action(reason: &'static str) -> Self {
-        Interpretation::NoAction { reason }
-    }
-
-    /// The intent, if the message asked for an action.
+    /// The intent keyroute acts on, if the message asked for an action with certainty.
     pub fn intent(&self) -> Option<&Intent> {
         match self {
             Interpretation::Matched(i) => Some(i),
+            Interpretation::Unsure(_) | Interpretation::NoAction { .. } => None,
+        }
+    }
+
+    /// The intent read, sure or not.
+    pub fn reading(&self) -> Option<&Intent> {
+        match self {
+            Interpretation::Matched(i) | Interpretation::Unsure(i) => Some(i),
             Interpretation::NoAction { .. } => None,
         }
     }
 }
 
 /// Hand-written to produce exactly the contract's `keyroute match --json` shape: a match
-/// is the flat intent, no action is `{"action": null, "reason": "..."}`.
+/// is the flat intent; an unsure reading is `{"action": null, "confirm": "<action>", ...}`;
+/// no action is `{"action": null, "reason": "..."}`.
 impl serde::Serialize for Interpretation {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Interpretation::Matched(intent) => intent.serialize(serializer),
+            Interpretation::Unsure(i) => {
+                let mut m = serializer.serialize_map(None)?;
+                m.serialize_entry("action", &None::<Action>)?;
+                m.serialize_entry("confirm", &i.action)?;
+                if let Some(d) = i.days {
+                    m.serialize_entry("days", &d)?;
+                }
+                if let Some(u) = &i.until {
+                    m.serialize_entry("until", u)?;
+                }
+                m.serialize_entry("rule", &i.rule)?;
+                m.serialize_entry("keyword", &i.keyword)?;
+                if let Some(x) = i.max_days {
+                    m.serialize_entry("max_days", &x)?;
+                }
+                m.serialize_entry("reason", "unsure")?;
+                m.end()
+            }
             Interpretation::NoAction { reason } => {
                 let mut m = serializer.serialize_map(Some(2))?;
                 m.serialize_entry("action", &None::<Action>)?;
@@ -92,7 +128,7 @@ impl serde::Serialize for Interpretation {
 /// whatever the rule files say. Besides the carrier-standard English list this holds the
 /// Spanish and French equivalents and inflections ("cancelled"), because a shopper who
 /// writes them wants out, not an order change. "opt out" (two words) is checked apart.
-const OPT_OUT_WORDS: &[&str] = &[
+pub(super) const OPT_OUT_WORDS: &[&str] = &[
     "stop",
     "stopall",
     "cancel",
@@ -114,6 +150,8 @@ const OPT_OUT_WORDS: &[&str] = &[
     "baja",
     "arret",
     "arreter",
+    "arretez",
+    "arrete",
     "annuler",
     "annulez",
     "annule",
@@ -187,8 +225,10 @@ struct CompiledRule {
     priority: i32,
     default_days: Option<u32>,
     max_days: Option<u32>,
-    /// Count the keyword anywhere in a message (not only in command position).
-    anywhere: bool,
+    /// Days of a bare number's unit ("DELAY 3" with weeks: 21 days).
+    bare_unit_days: u32,
+    /// The keyword reported when a built-in word asked for this rule's action.
+    first_keyword: String,
 }
 
 /// Compiled keyword rules. Immutable after construction, `Send + Sync`; share it behind
@@ -249,17 +289,71 @@ impl RuleSet {
                 priority: r.priority,
                 default_days: r.default_days,
                 max_days: r.max_days,
-                anywhere: r.match_anywhere,
+                bare_unit_days: r.bare_unit_days.unwrap_or(7),
+                first_keyword: r
+                    .keywords
+                    .first()
+                    .map(|k| k.raw.clone())
+                    .or_else(|| r.phrases.first().map(|p| p.raw.clone()))
+                    .unwrap_or_else(|| r.action.as_str().to_owned()),
             })
             .collect();
         let priorities: Vec<i32> = rules.iter().map(|r| r.priority).collect();
-        let lex = Lexicon::build(files, &priorities);
+        let mut lex = Lexicon::build(files, &priorities);
+        lex.drop_typo_targets(reader::corrects_typos_of);
         RuleSet { rules, lex }
     }
 
-    /// Interprets one inbound message. Pure CPU: no I/O, no locking.
+    /// Interprets one inbound message, with dates ("until the 21st") resolved from today in
+    /// UTC. Pure CPU: no I/O, no locking.
     pub fn interpret(&self, text: &str) -> Interpretation {
-        matcher::interpret(self, text)
+        self.interpret_on(
+            text,
+            jiff::Timestamp::now()
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date(),
+        )
+    }
+
+    /// Interprets one inbound message, with dates resolved from `today` (the shop's date).
+    pub fn interpret_on(&self, text: &str, today: jiff::civil::Date) -> Interpretation {
+        match reader::read(self, text, today) {
+            reader::Reading::Nothing(reason) => Interpretation::NoAction { reason },
+            reader::Reading::Act {
+                action,
+                rule,
+                keyword,
+                when,
+                bare,
+                sure,
+            } => {
+                let r = &self.rules[rule];
+                let delay = action == Action::Delay;
+                let (days, until) = match (when, bare) {
+                    // "DELAY 3" after a prompt in weeks is three weeks; "DELAY 10" or "DELAY
+                    // 14" is a count of days: nobody means fourteen weeks.
+                    (_, Some(n)) if delay && r.bare_unit_days == 7 && n >= 7 => (Some(n), None),
+                    (_, Some(n)) if delay => (Some(n.saturating_mul(r.bare_unit_days)), None),
+                    (Some(time::When::Days(d)), _) if delay => (Some(d), None),
+                    (Some(time::When::Until(d)), _) if delay => (None, Some(d)),
+                    _ if delay => (r.default_days, None),
+                    _ => (None, None),
+                };
+                let intent = Intent {
+                    action,
+                    days,
+                    until,
+                    rule: r.name.clone(),
+                    keyword,
+                    max_days: if delay { r.max_days } else { None },
+                };
+                if sure {
+                    Interpretation::Matched(intent)
+                } else {
+                    Interpretation::Unsure(intent)
+                }
+            }
+        }
     }
 }
 

@@ -15,8 +15,10 @@
 //!   ("n'annulez" -> "n annulez", "d'une" -> "d une") so the negation and the verb stay
 //!   separate words.
 //! * Sentence punctuation (`. ! , ; :` and line breaks) becomes a clause break `.`; `?`
-//!   stays a `?` token because a question changes what a keyword means. Everything else
-//!   (emoji, quotes, brackets, `¿`, `¡`) only separates words.
+//!   stays a `?` token because a question changes what a keyword means. `/` and `+` are
+//!   tokens of their own (dates such as `3/21`, sums such as `2 weeks + 1 day`), `&` is
+//!   the word `and`, and the emoji shoppers use as words become them: ⏭ `skip`, ⏩ `later`,
+//!   ⏸ `hold`, 🙅 `no`. Everything else (other emoji, quotes, `¿`, `¡`) only separates words.
 //!
 //! The output is a fixed point: normalising it again yields the same string (a property
 //! test holds this), so normalised text can be stored and re-read safely.
@@ -148,6 +150,17 @@ fn is_break(c: char) -> bool {
             | '\u{2026}'
             | '\u{3002}'
     )
+}
+
+/// Emoji that shoppers write as words.
+fn emoji_word(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{23ED}' => "skip",  // ⏭ next track
+        '\u{23E9}' => "later", // ⏩ fast forward
+        '\u{23F8}' => "hold",  // ⏸ pause
+        '\u{1F645}' => "no",   // 🙅 no gesture
+        _ => return None,
+    })
 }
 
 /// French elided articles and pronouns: an apostrophe after one of these separates words.
@@ -284,12 +297,39 @@ impl Builder {
                 self.apostrophe = true;
             }
             None if c == '?' => self.push_mark(TokKind::Question),
+            None if c == '/' || c == '+' => self.push_symbol(c),
+            None if c == '&' => self.push_word("and"),
+            None if emoji_word(c).is_some() => self.push_word(emoji_word(c).unwrap_or("")),
             None if is_break(c) => self.push_mark(TokKind::Break),
             // A hyphen joined to a word separates ("opt-out", "mois-ci", "2-3"); one that
             // stands alone is a dash ("skip - we're away").
             None if c == '-' && self.cur.is_none() => self.push_mark(TokKind::Break),
             None => self.end_word(),
         }
+    }
+
+    /// A word that did not come from letters in the input (an emoji, `&`).
+    fn push_word(&mut self, word: &str) {
+        self.end_word();
+        self.begin(Class::Letter);
+        self.out.push_str(word);
+        self.last = '\0';
+        self.end_word();
+    }
+
+    /// `/` or `+`: a token of its own, kept as a word so that re-normalising keeps it.
+    fn push_symbol(&mut self, c: char) {
+        self.end_word();
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        let start = self.out.len();
+        self.out.push(c);
+        self.tokens.push(Token {
+            start: start as u32,
+            end: self.out.len() as u32,
+            kind: TokKind::Word,
+        });
     }
 
     fn finish(mut self) -> Normalized {
@@ -350,6 +390,11 @@ mod tests {
         assert_eq!(n("skip - we're away"), "skip . were away");
         assert_eq!(n("skip (traveling)"), "skip . traveling");
         assert_eq!(n("2-3 weeks"), "2 3 weeks");
+        assert_eq!(n("the 3/21"), "the 3 / 21");
+        assert_eq!(n("3 weeks + 1 day"), "3 weeks + 1 day");
+        assert_eq!(n("⏭️ this one"), "skip this one");
+        assert_eq!(n("⏩2 weeks"), "later 2 weeks");
+        assert_eq!(n("🙅‍♀️ pas ce mois-ci"), "no pas ce mois ci");
     }
 
     #[test]

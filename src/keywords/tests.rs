@@ -11,11 +11,13 @@ fn rs() -> &'static RuleSet {
 
 /// Short form of an interpretation for assertions: "skip", "delay:14", "none:negated".
 fn short(text: &str) -> String {
-    match rs().interpret(text) {
-        Interpretation::Matched(i) => match i.days {
-            Some(d) => format!("{}:{d}", i.action.as_str()),
-            None => i.action.as_str().to_owned(),
+    match rs().interpret_on(text, super::corpus::reference_date()) {
+        Interpretation::Matched(i) => match (i.days, i.until) {
+            (Some(d), _) => format!("{}:{d}", i.action.as_str()),
+            (None, Some(u)) => format!("{}@{u}", i.action.as_str()),
+            (None, None) => i.action.as_str().to_owned(),
         },
+        Interpretation::Unsure(i) => format!("unsure:{}", i.action.as_str()),
         Interpretation::NoAction { reason } => format!("none:{reason}"),
     }
 }
@@ -93,56 +95,65 @@ fn json_shape_matches_contract() {
     assert_eq!(j("stop"), r#"{"action":null,"reason":"opt_out"}"#);
 }
 
-/// Label used by the corpus: `skip`, `delay:<days>`, `help`, `undo` or `none`.
-fn label(i: &Interpretation) -> String {
-    match i {
-        Interpretation::Matched(i) if i.action == Action::Delay => {
-            format!("delay:{}", i.days.unwrap_or_default())
-        }
-        Interpretation::Matched(i) => i.action.as_str().to_owned(),
-        Interpretation::NoAction { .. } => "none".to_owned(),
-    }
+/// The old corpus (`tests/corpus/replies.tsv`, written beside the first matcher): kept as
+/// a regression floor, never as a target of 100%. Its labels were relabelled where they
+/// recorded the matcher's limits rather than what the shopper meant (see the commit).
+/// The corpus written beside the first matcher (`tests/corpus/replies.tsv`, relabelled to
+/// what the shopper meant). A regression floor, not a target: the rules were written from it.
+#[test]
+fn old_corpus_floor() {
+    let lines = super::corpus::parse(include_str!("../../tests/corpus/replies.tsv"));
+    assert!(lines.len() >= 900, "corpus too small: {}", lines.len());
+    let r = super::corpus::score(rs(), &lines);
+    println!("{}", r.summary("old corpus"));
+    let read = super::corpus::Tally::pct(r.all.read_right(), r.all.n);
+    assert!(read >= 98.0, "{}\n{:#?}", r.summary("old corpus"), r.misses);
+    assert!(r.all.false_actions <= 1, "{:#?}", r.misses);
 }
 
-/// Runs the labelled corpus of real-world-style replies; lists every miss.
+/// The frozen test split of `tests/corpus/v2`: written by authors who never saw the reader,
+/// never read to tune it. Only its totals are printed here, never its lines.
 #[test]
-fn corpus() {
-    const CORPUS: &str = include_str!("../../tests/corpus/replies.tsv");
-    let mut total = 0usize;
-    let mut wrong = Vec::new();
-    for (n, line) in CORPUS.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Some((text, want)) = line.split_once('\t') else {
-            panic!("replies.tsv:{}: expected `text<TAB>label`", n + 1);
-        };
-        total += 1;
-        let got = rs().interpret(text);
-        if label(&got) != want {
-            let detail = match &got {
-                Interpretation::NoAction { reason } => format!("none ({reason})"),
-                Interpretation::Matched(i) => format!("{} (keyword {:?})", label(&got), i.keyword),
-            };
-            wrong.push(format!(
-                "  replies.tsv:{}: {text:?}: want {want}, got {detail}",
-                n + 1
-            ));
-        }
-    }
-    let accuracy = 100.0 * (total - wrong.len()) as f64 / total.max(1) as f64;
-    println!(
-        "corpus: {}/{} correct ({accuracy:.1}%)",
-        total - wrong.len(),
-        total
+fn frozen_test_split() {
+    use sha2::Digest;
+    let text = include_str!("../../tests/corpus/v2/test.tsv");
+    let want = include_str!("../../tests/corpus/v2/test.sha256")
+        .split_whitespace()
+        .next()
+        .unwrap_or_default();
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let got: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        got, want,
+        "tests/corpus/v2/test.tsv changed: the test split is frozen"
     );
-    assert!(total >= 300, "corpus too small: {total} lines");
+    let r = super::corpus::score(rs(), &super::corpus::parse(text));
+    println!("{}\n{}", r.table(), r.summary("frozen test"));
+    let read = super::corpus::Tally::pct(r.all.read_right(), r.all.n);
+    assert!(read >= FROZEN_FLOOR, "{}", r.summary("frozen test"));
     assert!(
-        wrong.is_empty(),
-        "corpus accuracy {accuracy:.1}% ({} of {total} wrong):\n{}",
-        wrong.len(),
-        wrong.join("\n")
+        r.all.false_actions <= FROZEN_FALSE_ACTIONS,
+        "{}",
+        r.summary("frozen test")
     );
+}
+
+/// What the frozen split measured when these were set: a ratchet, raised as the reader
+/// improves, never lowered to make a change pass.
+const FROZEN_FLOOR: f64 = 85.0;
+const FROZEN_FALSE_ACTIONS: usize = 36;
+
+/// The development split: the replies the rules were tuned on.
+#[test]
+fn dev_split_floor() {
+    let r = super::corpus::score(
+        rs(),
+        &super::corpus::parse(include_str!("../../tests/corpus/v2/dev.tsv")),
+    );
+    println!("{}", r.summary("dev"));
+    let read = super::corpus::Tally::pct(r.all.read_right(), r.all.n);
+    assert!(read >= 93.0, "{}", r.summary("dev"));
+    assert!(r.all.false_actions <= 10, "{}", r.summary("dev"));
 }
 
 #[test]
@@ -163,7 +174,7 @@ fn stage2_behaviour() {
             "hey I'm away next week so please skip this delivery",
             "skip",
         ),
-        ("can I skip the line", "none:no_match"),
+        ("can I skip the line", "none:other_sense"),
         // negation and conflict
         ("don't skip", "none:negated"),
         ("do not delay", "none:negated"),
@@ -176,7 +187,7 @@ fn stage2_behaviour() {
         ("delay two weeks", "delay:14"),
         ("delay a week", "delay:7"),
         ("delay a couple of weeks", "delay:14"),
-        ("delay next month", "delay:30"),
+        ("delay next month", "delay@2027-04-01"),
         ("retrasar dos semanas", "delay:14"),
         ("reporter de deux semaines", "delay:14"),
         ("reporter d'un mois", "delay:30"),
@@ -245,8 +256,8 @@ keywords = ["assist"]
     let rule = |t: &str| rs.interpret(t).intent().map(|i| i.rule.clone());
     assert_eq!(rule("hop").as_deref(), Some("skip_high"));
     assert_eq!(rule("jump").as_deref(), Some("skip_low"));
-    // Without match_anywhere a keyword mid-sentence does nothing...
-    assert_eq!(rule("i really assist"), None);
+    // A merchant's HELP keyword is answered mid-sentence too.
+    assert_eq!(rule("can you assist please"), Some("assist".to_owned()));
     assert_eq!(rule("assist"), Some("assist".to_owned()));
 }
 
@@ -332,10 +343,10 @@ keywords = []
     assert_eq!(find("unknown key `colour`").line, 2);
     let action = find("unknown action \"skp\"");
     assert_eq!(action.line, 6);
-    assert_eq!(action.fix, "use one of skip, delay, help, undo");
+    assert_eq!(action.fix, "use one of skip, delay, help, undo, status");
     assert_eq!(
         action.to_string(),
-        "keywords/xx.toml:6: unknown action \"skp\" (fix: use one of skip, delay, help, undo)"
+        "keywords/xx.toml:6: unknown action \"skp\" (fix: use one of skip, delay, help, undo, status)"
     );
     assert_eq!(find("duplicate rule name").line, 10);
     let typo = find("unknown key `priorty`");
@@ -520,4 +531,47 @@ fn empty_dir_is_a_problem_of_the_dir() {
         .unwrap_or_default();
     assert!(err.contains("no keyword rule files"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Development aid: `cargo test --lib corpus_report -- --ignored --nocapture` prints the
+/// scores and every miss of the development part (never of the frozen test part).
+#[test]
+#[ignore]
+fn corpus_report() {
+    let set = if std::env::var_os("KR_OLD").is_some() {
+        "old".to_owned()
+    } else {
+        std::env::var("KR_SET").unwrap_or_default()
+    };
+    let dev = super::corpus::parse(match set.as_str() {
+        "old" => include_str!("../../tests/corpus/replies.tsv"),
+        "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
+        "val" => {
+            // Measured, never read: only the totals.
+            let r = super::corpus::score(
+                rs(),
+                &super::corpus::parse(include_str!("../../tests/corpus/v2/val.tsv")),
+            );
+            println!("{}\n{}", r.table(), r.summary("val"));
+            return;
+        }
+        _ => include_str!("../../tests/corpus/v2/dev.tsv"),
+    });
+    let r = super::corpus::score(rs(), &dev);
+    for (text, want, got, sure) in &r.misses {
+        let mark = if *sure { "" } else { " (unsure)" };
+        println!("{want:>18} <- {got}{mark}: {text}");
+    }
+    println!("{}", r.table());
+    let name = if set.is_empty() { "dev" } else { set.as_str() };
+    println!("{}", r.summary(name));
+}
+
+/// Development aid: `KR_TEXT='skip it' cargo test --lib explain_text -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn explain_text() {
+    for t in std::env::var("KR_TEXT").unwrap_or_default().split('|') {
+        println!("{t}\n{}\n", super::reader::explain(rs(), t));
+    }
 }

@@ -90,15 +90,23 @@ impl Store {
     }
 
     /// Applies the embedded migrations for this backend.
+    /// SQLite migrations run on one connection with foreign keys off, because a table
+    /// rebuild (SQLite's only way to change a constraint) drops a table others refer to.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Setup(format!("migrations: {e}")))
+        let failed = |e: sqlx::migrate::MigrateError| StoreError::Setup(format!("migrations: {e}"));
+        match self.backend {
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await.map_err(failed),
+            Backend::Sqlite => {
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let ran = SQLITE_MIGRATIONS.run(&mut *conn).await.map_err(failed);
+                // The connection goes back to the pool: foreign keys on again, whatever happened.
+                let on = conn.execute("PRAGMA foreign_keys = ON").await;
+                ran?;
+                on?;
+                Ok(())
+            }
+        }
     }
 
     /// Whether every migration this binary knows has been applied: `Ok(None)` when ready,
@@ -143,5 +151,87 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Action;
+    use crate::harness::{TempDir, fresh_database};
+    use sqlx::migrate::Migrate;
+
+    /// A database made by the first release, with a message and its job, upgrades to the
+    /// current schema without losing either, and then takes a STATUS reply.
+    #[tokio::test]
+    async fn an_old_database_upgrades_with_its_data() {
+        let dir = TempDir::new("kr-migrate").unwrap();
+        let url = fresh_database(dir.path()).await.unwrap();
+        let cfg = DatabaseConfig {
+            url: url.into(),
+            ..DatabaseConfig::default()
+        };
+        let store = Store::connect(&cfg).await.unwrap();
+        let migrator = match store.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        {
+            let mut conn = store.pool.acquire().await.unwrap();
+            conn.ensure_migrations_table().await.unwrap();
+            conn.apply(migrator.iter().next().unwrap()).await.unwrap();
+        }
+        assert!(store.schema_missing().await.unwrap().is_some());
+        let message = |id: &str, action: Action| NewMessage {
+            id: id.into(),
+            shop_id: "shop".into(),
+            subscriber_id: "sub".into(),
+            from_number: "+15555550100".into(),
+            shopify_customer_id: None,
+            body: action.as_str().into(),
+            webhook_id: None,
+            sent_at: None,
+            status: MessageStatus::Accepted,
+            interpretation: format!(
+                r#"{{"action":"{}","rule":"r","keyword":"k"}}"#,
+                action.as_str()
+            ),
+            action: Some(action),
+        };
+        let job = |id: &str| NewJob {
+            kind: JobKind::Act,
+            message_id: id.into(),
+            shop_id: "shop".into(),
+            subscriber_id: "sub".into(),
+            max_attempts: 8,
+        };
+        store
+            .insert_message(&message("m1", Action::Skip), Some(&job("m1")))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(store.schema_missing().await.unwrap(), None);
+        let old = store.message("m1").await.unwrap().expect("kept");
+        assert_eq!(old.action, Some(Action::Skip));
+        let jobs: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE message_id = 'm1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(jobs.0, 1);
+        store
+            .insert_message(&message("m2", Action::Status), Some(&job("m2")))
+            .await
+            .unwrap();
+        // Foreign keys still hold after the rebuild.
+        if store.backend == Backend::Sqlite {
+            let bad = sqlx::query(
+                "INSERT INTO jobs (kind, message_id, shop_id, subscriber_id, state, max_attempts, \
+                 scheduled_at, created_at) VALUES ('act', 'nope', 's', 's', 'available', 8, 0, 0)",
+            )
+            .execute(&store.pool)
+            .await;
+            assert!(bad.is_err(), "a job for a missing message must be refused");
+        }
+        store.close().await;
     }
 }

@@ -30,6 +30,23 @@ pub(super) fn outcome_of(
             o
         }
         Step::Fail(f) => failed(message, intent, seq, f),
+        Step::Status { subscription } => {
+            let mut o = Outcome::new(&message.id, seq, Action::Status);
+            o.state = OutcomeState::Done;
+            o.platform = Some(subscription.platform);
+            o.subscription_id = Some(subscription.id.clone());
+            o.previous = Some(subscription.next);
+            let mut props = Map::new();
+            props.insert(
+                "next_delivery_date".into(),
+                json!(subscription.next.date.to_string()),
+            );
+            props.insert("platform".into(), json!(subscription.platform.as_str()));
+            props.insert("subscription_id".into(), json!(subscription.id));
+            props.insert("keyword".into(), json!(intent.keyword));
+            set_event(&mut o, message, EventKind::OrderStatus, props);
+            o
+        }
         Step::Help { next_date } => {
             let mut o = Outcome::new(&message.id, seq, Action::Help);
             o.state = OutcomeState::Done;
@@ -106,11 +123,14 @@ pub(super) fn into_done(o: &mut Outcome, message: &StoredMessage, intent: &Inten
             props.insert("previous_delivery_date".into(), json!(prev));
             EventKind::OrderUnskipped
         }
-        Action::Delay | Action::Help => {
+        Action::Delay => {
             props.insert("previous_delivery_date".into(), json!(prev));
-            props.insert("delay_days".into(), json!(intent.days.unwrap_or(0)));
+            props.insert("delay_days".into(), json!(delay_days(o, next, intent)));
             EventKind::OrderDelayed
         }
+        // Neither writes; an outcome of theirs never gets here.
+        Action::Help => EventKind::KeywordHelp,
+        Action::Status => EventKind::OrderStatus,
     };
     props.insert(
         "platform".into(),
@@ -122,6 +142,15 @@ pub(super) fn into_done(o: &mut Outcome, message: &StoredMessage, intent: &Inten
     );
     props.insert("keyword".into(), json!(intent.keyword));
     set_event(o, message, kind, props);
+}
+
+/// The delay's days: asked for, or (a delay to a date) between the old and new dates.
+fn delay_days(o: &Outcome, next: NextDate, intent: &Intent) -> i64 {
+    match (intent.days, o.previous) {
+        (Some(d), _) => i64::from(d),
+        (None, Some(prev)) => i64::from((next.date - prev.date).get_days()),
+        (None, None) => 0,
+    }
 }
 
 /// Fixes the event for an outcome.

@@ -184,6 +184,11 @@ impl Attempt<'_> {
                 let checks = self.undo_checks(originals).await?;
                 Ok(plan::plan_undo(checks))
             }
+            Action::Status => {
+                let identity = self.identify().await;
+                let subs = self.find_subscriptions(&identity).await?;
+                Ok(plan::plan_status(policy, subs))
+            }
             Action::Skip | Action::Delay => {
                 let identity = self.identify().await;
                 let subs = self.find_subscriptions(&identity).await?;

@@ -23,6 +23,8 @@ pub enum Step {
     Fail(Failure),
     /// Answer HELP (`keyword_help`), with the next date when known.
     Help { next_date: Option<Date> },
+    /// Answer "when is my next order?" for one subscription (`order_status`).
+    Status { subscription: Subscription },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,8 +137,41 @@ pub fn plan_change(
                     )
                 });
             }
-            let target_date = (action == Action::Delay)
-                .then(|| add_days(sub.next.date, intent.days.unwrap_or(0)));
+            let target_date = match (action, intent.until) {
+                (Action::Delay, Some(until)) => {
+                    // A named date: the order moves there, if that is later than it is now
+                    // and within the rule's limit.
+                    let refuse = |why: String| {
+                        Step::Fail(Failure {
+                            platform: Some(sub.platform),
+                            subscription_id: Some(sub.id.clone()),
+                            ..Failure::new(
+                                action,
+                                FailureReason::NotAllowed,
+                                &why,
+                                Some(sub.next.date),
+                            )
+                        })
+                    };
+                    if until <= sub.next.date {
+                        return refuse(format!(
+                            "{until} is not later than the order's date {}",
+                            sub.next.date
+                        ));
+                    }
+                    if let Some(max) = intent.max_days
+                        && until > add_days(sub.next.date, max)
+                    {
+                        return refuse(format!(
+                            "{until} is more than the rule's maximum of {max} days after {}",
+                            sub.next.date
+                        ));
+                    }
+                    Some(until)
+                }
+                (Action::Delay, None) => Some(add_days(sub.next.date, intent.days.unwrap_or(0))),
+                _ => None,
+            };
             Step::Write(Write {
                 action,
                 previous: sub.next,
@@ -148,6 +183,23 @@ pub fn plan_change(
                 },
             })
         })
+        .collect()
+}
+
+/// STATUS: the next order of each subscription the shop's `multiple` names, read from the
+/// platform; no write.
+pub fn plan_status(policy: &Policy, subs: Vec<Subscription>) -> Vec<Step> {
+    if subs.is_empty() {
+        return vec![Step::Fail(Failure::new(
+            Action::Status,
+            FailureReason::NoSubscription,
+            "no active subscription on any configured platform",
+            None,
+        ))];
+    }
+    choose_targets(subs, policy.multiple)
+        .into_iter()
+        .map(|subscription| Step::Status { subscription })
         .collect()
 }
 
@@ -330,6 +382,7 @@ mod tests {
         Intent {
             action,
             days,
+            until: None,
             rule: action.as_str().into(),
             keyword: action.as_str().into(),
             max_days: (action == Action::Delay).then_some(90),
@@ -452,6 +505,35 @@ mod tests {
             &History::default(),
         );
         assert_eq!(writes(&at_max), [("a", Some(date(2027, 3, 1)))]);
+    }
+
+    #[test]
+    fn a_delay_to_a_date_moves_there_within_the_limits() {
+        let mut until = intent(Action::Delay, None);
+        let plan = |i: &Intent| {
+            plan_change(
+                i,
+                &policy(Multiple::Next),
+                NOW,
+                &shopper(),
+                vec![sub(PlatformKind::Skio, "a", date(2026, 12, 1))],
+                &History::default(),
+            )
+        };
+        until.until = Some(date(2026, 12, 21));
+        assert_eq!(writes(&plan(&until)), [("a", Some(date(2026, 12, 21)))]);
+        // Not later than the order's date: refused, nothing written.
+        for d in [date(2026, 12, 1), date(2026, 11, 20)] {
+            until.until = Some(d);
+            let steps = plan(&until);
+            assert!(writes(&steps).is_empty());
+            assert_eq!(failure(&steps).reason, FailureReason::NotAllowed);
+        }
+        // Within max_days (90) of the order's date, and not beyond.
+        until.until = Some(date(2027, 3, 1));
+        assert_eq!(writes(&plan(&until)), [("a", Some(date(2027, 3, 1)))]);
+        until.until = Some(date(2027, 3, 2));
+        assert_eq!(failure(&plan(&until)).reason, FailureReason::NotAllowed);
     }
 
     #[test]
@@ -675,6 +757,22 @@ mod tests {
             dates,
             [Some(date(2027, 1, 10)), None, Some(date(2027, 1, 3))]
         );
+    }
+
+    #[test]
+    fn status_answers_per_subscription_of_the_policy() {
+        let subs = vec![
+            sub(PlatformKind::Skio, "a", date(2026, 12, 9)),
+            sub(PlatformKind::Loop, "b", date(2026, 12, 2)),
+        ];
+        let next = plan_status(&policy(Multiple::Next), subs.clone());
+        assert!(
+            matches!(&next[..], [Step::Status { subscription }] if subscription.id == "b"),
+            "{next:?}"
+        );
+        assert_eq!(plan_status(&policy(Multiple::All), subs).len(), 2);
+        let none = plan_status(&policy(Multiple::Next), Vec::new());
+        assert_eq!(failure(&none).reason, FailureReason::NoSubscription);
     }
 
     #[test]

@@ -87,6 +87,7 @@ async fn the_permit_is_taken_before_the_write_is_recorded_as_in_flight() {
     let intent = Intent {
         action: Action::Skip,
         days: None,
+        until: None,
         rule: "skip".into(),
         keyword: "skip".into(),
         max_days: None,

@@ -46,10 +46,10 @@ impl Attempt<'_> {
                     .ok_or_else(|| ActError::Fatal("outcome without a target date".into()))?;
                 platform.prepare_set_date(sub, date).await
             }
-            Action::Help => {
+            Action::Help | Action::Status => {
                 return Err(ActError::Fatal(format!(
-                    "outcome {} plans a write for HELP",
-                    o.seq
+                    "outcome {} plans a write for {}",
+                    o.seq, o.action
                 )));
             }
         }

@@ -46,7 +46,8 @@ pub(super) struct RuleSpec {
     pub priority: i32,
     pub default_days: Option<u32>,
     pub max_days: Option<u32>,
-    pub match_anywhere: bool,
+    /// Delay rules: days of the unit of a bare number ("DELAY 3"); `None` for weeks.
+    pub bare_unit_days: Option<u32>,
 }
 
 /// Language words that steer matching (see the comments in `keywords/en.toml`).
@@ -79,6 +80,7 @@ const RULE_KEYS: &[&str] = &[
     "default_days",
     "max_days",
     "match_anywhere",
+    "bare_unit",
 ];
 const DURATION_KEYS: &[&str] = &["units", "numbers"];
 const GRAMMAR_KEYS: &[&str] = &[
@@ -320,13 +322,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn parse_action(s: &str) -> Option<Action> {
-    match s {
-        "skip" => Some(Action::Skip),
-        "delay" => Some(Action::Delay),
-        "help" => Some(Action::Help),
-        "undo" => Some(Action::Undo),
-        _ => None,
-    }
+    s.parse().ok()
 }
 
 /// Parses and checks one file. Problems are appended; `None` means the file could not be

@@ -21,7 +21,7 @@ pub(super) fn parse_rule(
     let mut priority = 0i32;
     let mut default_days: Option<(u32, Range<usize>)> = None;
     let mut max_days: Option<(u32, Range<usize>)> = None;
-    let mut match_anywhere = false;
+    let mut bare_unit: Option<(u32, Range<usize>)> = None;
     let mut keywords_line = None;
     for (k, v) in t.iter() {
         match k.get_ref().as_ref() {
@@ -46,7 +46,7 @@ pub(super) fn parse_rule(
                         cx.problem(
                             &v.span(),
                             format!("unknown action {s:?}"),
-                            "use one of skip, delay, help, undo",
+                            "use one of skip, delay, help, undo, status",
                         );
                     }
                 }
@@ -71,8 +71,24 @@ pub(super) fn parse_rule(
                     .integer("max_days", v, 1, i64::from(MAX_DAYS_LIMIT))
                     .map(|d| (d, v.span()))
             }
+            "bare_unit" => {
+                if let Some(u) = cx.string("bare_unit", v) {
+                    match u.trim() {
+                        "days" | "day" => bare_unit = Some((1, v.span())),
+                        "weeks" | "week" => bare_unit = Some((7, v.span())),
+                        "months" | "month" => bare_unit = Some((30, v.span())),
+                        other => cx.problem(
+                            &v.span(),
+                            format!("unknown bare_unit {other:?}"),
+                            "use \"days\", \"weeks\" or \"months\" (the unit your reminder's \"DELAY 2\" means)",
+                        ),
+                    }
+                }
+            }
+            // Kept for old files: the reader answers HELP wherever it is asked, so the key
+            // no longer changes anything, but it must still be a boolean.
             "match_anywhere" => match v.get_ref() {
-                DeValue::Boolean(b) => match_anywhere = *b,
+                DeValue::Boolean(_) => {}
                 other => cx.problem(
                     &v.span(),
                     format!(
@@ -101,7 +117,7 @@ pub(super) fn parse_rule(
         cx.problem(
             &rule_span,
             format!("rule {label:?} has no `action`"),
-            "add action = one of \"skip\", \"delay\", \"help\", \"undo\"",
+            "add action = one of \"skip\", \"delay\", \"help\", \"undo\", \"status\"",
         );
     }
     if keywords.is_empty() && phrases.is_empty() {
@@ -147,7 +163,11 @@ pub(super) fn parse_rule(
             }
         }
         Some(other) => {
-            for (key, v) in [("default_days", &default_days), ("max_days", &max_days)] {
+            for (key, v) in [
+                ("default_days", &default_days),
+                ("max_days", &max_days),
+                ("bare_unit", &bare_unit),
+            ] {
                 if let Some((_, s)) = v {
                     cx.problem(
                         s,
@@ -174,7 +194,7 @@ pub(super) fn parse_rule(
         priority,
         default_days: default_days.map(|(d, _)| d),
         max_days: max_days.map(|(d, _)| d),
-        match_anywhere,
+        bare_unit_days: bare_unit.map(|(d, _)| d),
     };
     (Some(name), Some(rule))
 }

@@ -1,0 +1,114 @@
+//! How long a delay is, or until when: what the reply says next to the delay.
+
+use jiff::civil::Date;
+
+use super::super::time::{self, Extra, When};
+use super::super::words::Role;
+use super::Clause;
+use super::judge::{is, soft};
+
+/// A clause's words, and the segment each belongs to.
+pub(super) fn words_of<'w>(words: &[&'w str], c: &Clause) -> (Vec<&'w str>, Vec<usize>) {
+    let mut out = Vec::new();
+    let mut seg_of = Vec::new();
+    for (i, s) in c.segs.iter().enumerate() {
+        for w in &words[s.word..s.word + s.len] {
+            out.push(*w);
+            seg_of.push(i);
+        }
+    }
+    (out, seg_of)
+}
+
+/// The amount of a delay: a duration or date after the cue in its clause (or right before
+/// it), else one said on its own in the next clause ("Delay!! 2 weeks"), a correction later
+/// on ("2 weeks. sorry, I mean 3"), or a bare number right after the cue ("DELAY 3").
+/// Numbers elsewhere ("we're away for two weeks") are the story, not the delay.
+pub(super) fn amount(
+    words: &[&str],
+    clauses: &[Clause],
+    ci: usize,
+    si: usize,
+    today: Date,
+    extra: &dyn Extra,
+) -> (Option<When>, Option<u32>) {
+    let c = &clauses[ci];
+    let (clause_words, seg_of) = words_of(words, c);
+    let cue_start = seg_of.iter().position(|s| *s == si).unwrap_or(0);
+    let cue_end = cue_start + c.segs[si].len;
+    let found = time::scan(&clause_words, today, extra);
+    // A bare number right after the cue (maybe after "it", "by", "for"): "delay 3".
+    for f in &found {
+        if let Some(n) = f.bare
+            && f.start >= cue_end
+            && clause_words[cue_end..f.start]
+                .iter()
+                .all(|w| matches!(*w, "it" | "by" | "for" | "me" | "lo" | "la" | "de" | "back"))
+        {
+            return (None, Some(n));
+        }
+    }
+    let named: Vec<&time::Found> = found.iter().filter(|f| f.bare.is_none()).collect();
+    if let Some(f) = named.iter().find(|f| f.start >= cue_end) {
+        // "2 weeks, no wait, 3 weeks": a correction after wins.
+        return (
+            Some(correction(words, clauses, ci, extra, today).unwrap_or(f.when)),
+            None,
+        );
+    }
+    if let Some(f) = named
+        .iter()
+        .rev()
+        .find(|f| f.end <= cue_start && cue_start - f.end <= 1)
+    {
+        return (Some(f.when), None);
+    }
+    // The next clause, when it is only an amount: "Delay!! 2 weeks", "push it back, 3 weeks",
+    // "Like April 1st".
+    if let Some(next) = clauses.get(ci + 1) {
+        let (nw, seg_of) = words_of(words, next);
+        let f = time::scan(&nw, today, extra);
+        if let Some(first) = f.iter().find(|f| f.bare.is_none()) {
+            let rest_soft = (0..nw.len()).all(|k| {
+                f.iter().any(|x| k >= x.start && k < x.end) || {
+                    let s = &next.segs[seg_of[k]];
+                    soft(s)
+                        || is(s, Role::Object)
+                        || matches!(nw[k], "like" | "say" | "maybe" | "or" | "instead" | "later")
+                }
+            });
+            if rest_soft {
+                return (Some(first.when), None);
+            }
+        }
+    }
+    (correction(words, clauses, ci, extra, today), None)
+}
+
+/// "2 weeks. sorry, I mean 3 weeks", "actually make it the 25th": the amount said after a
+/// correction word.
+fn correction(
+    words: &[&str],
+    clauses: &[Clause],
+    ci: usize,
+    extra: &dyn Extra,
+    today: Date,
+) -> Option<When> {
+    for c in clauses.iter().skip(ci + 1) {
+        let (cw, _) = words_of(words, c);
+        let corrects = cw
+            .windows(2)
+            .any(|p| matches!(p, ["i", "mean"] | ["make", "it"] | ["i", "meant"]))
+            || cw
+                .first()
+                .is_some_and(|w| matches!(*w, "actually" | "sorry" | "correction"));
+        if corrects
+            && let Some(f) = time::scan(&cw, today, extra)
+                .into_iter()
+                .find(|f| f.bare.is_none())
+        {
+            return Some(f.when);
+        }
+    }
+    None
+}

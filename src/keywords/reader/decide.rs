@@ -1,0 +1,447 @@
+//! Across the message: which clause's request wins, and how sure the reading is.
+
+use super::*;
+
+/// A request found in a clause.
+struct Found {
+    action: Action,
+    clause: usize,
+    seg: usize,
+    sure: bool,
+    strength: Strength,
+}
+
+/// A clause that only says no: "no", "no thanks", "nope", "actually no", "wait no".
+fn refusal(words: &[&str], c: &Clause) -> bool {
+    c.segs.iter().any(|s| is(s, Role::Neg))
+        && c.segs.iter().all(|s| {
+            is(s, Role::Neg)
+                || soft(s)
+                || matches!(words[s.word], "wait" | "forget" | "it" | "way" | "that")
+        })
+}
+
+/// The action a send verb or a "don't send" asks for in its clause: a delay with a date or
+/// "later" after it ("send it in April", "don't send it until the 25th", "not yet"), else
+/// for "don't send" a skip.
+fn send_action(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> Option<Action> {
+    let rest = &c.segs[si + 1..];
+    if rest
+        .iter()
+        .any(|s| matches!(words[s.word], "early" | "earlier" | "sooner" | "asap"))
+    {
+        return None;
+    }
+    // The thing sent is the order: "send it", "can my next box ship", "could you deliver";
+    // not "the movers can only come on the 25th".
+    if c.segs[si].role == Some(Role::Send) {
+        let before = &c.segs[..si];
+        let about_order = before.iter().all(soft)
+            || before.iter().rev().take(3).any(|s| {
+                judge::order_word(words[s.word]) || matches!(words[s.word], "you" | "u" | "it")
+            })
+            || rest
+                .first()
+                .is_some_and(|s| judge::order_word(words[s.word]));
+        if !about_order {
+            return None;
+        }
+    }
+    let dated = judge::has_time_after(words, c, si, today, rules)
+        || rest
+            .iter()
+            .take(6)
+            .any(|s| is(s, Role::Later) || matches!(words[s.word], "later" | "yet"));
+    match c.segs[si].role {
+        Some(Role::NoSend) => Some(if dated { Action::Delay } else { Action::Skip }),
+        Some(Role::Send) if dated => Some(Action::Delay),
+        _ => None,
+    }
+}
+
+pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today: Date) -> Reading {
+    // A message of only "?" asks for help when a help rule lists "?".
+    if clauses.iter().all(|c| c.segs.is_empty()) {
+        return match rules.lex.question {
+            Some(info) if info.is_keyword() => {
+                let (rule, keyword) = rules.report(Action::Help, Some(info.rule), Some(info.kw));
+                Reading::Act {
+                    action: Action::Help,
+                    rule,
+                    keyword,
+                    when: None,
+                    bare: None,
+                    sure: true,
+                }
+            }
+            _ => Reading::Nothing(crate::keywords::REASON_EMPTY),
+        };
+    }
+    let asking = clauses.iter().any(|c| c.question);
+    // Every change action named, whatever became of it.
+    let mut seen: Vec<Action> = Vec::new();
+    // "delay 0 days": no delay at all.
+    // "delay 0 days", "delay 99999999999 weeks": no delay anyone can mean.
+    let zero = words.windows(2).any(|p| {
+        let absurd = p[0].len() > 4 && p[0].bytes().all(|b| b.is_ascii_digit());
+        (matches!(p[0], "0" | "zero" | "cero") || absurd)
+            && crate::keywords::time::is_time_word(p[1])
+    });
+    let mut found: Vec<Found> = Vec::new();
+    let mut mentioned: Vec<Action> = Vec::new();
+    let mut negated: Vec<Action> = Vec::new();
+    let mut killed: Option<&'static str> = None;
+    for (ci, c) in clauses.iter().enumerate() {
+        for (si, seg) in c.segs.iter().enumerate() {
+            // "send it in April", "don't send it yet": the verb of sending is the cue.
+            let mut seg = *seg;
+            if matches!(seg.role, Some(Role::Send) | Some(Role::NoSend)) {
+                // A "don't send" skip yields to a delay said beside it ("don't deliver, push
+                // it a week").
+                match send_action(words, c, si, today, rules) {
+                    Some(Action::Skip) => {
+                        seg.role = Some(Role::Cue(Action::Skip, Strength::Weak, Form::Base))
+                    }
+                    Some(a) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
+                    None => continue,
+                }
+            }
+            let Some(Role::Cue(action, strength, _)) = seg.role else {
+                if is(&seg, Role::HowTo) && judge::asks_how(words, c, si) {
+                    found.push(Found {
+                        action: Action::Help,
+                        clause: ci,
+                        seg: si,
+                        sure: true,
+                        strength: Strength::Strong,
+                    });
+                }
+                continue;
+            };
+            if !rules.enabled(action) || action == Action::Delay && zero {
+                continue;
+            }
+            // A send verb read as a cue is judged as that cue.
+            let view;
+            let judged = if seg.role == c.segs[si].role {
+                c
+            } else {
+                let mut v = Clause {
+                    segs: c.segs.clone(),
+                    question: c.question,
+                };
+                v.segs[si] = seg;
+                view = v;
+                &view
+            };
+            if matches!(action, Action::Skip | Action::Delay | Action::Undo) {
+                seen.push(action);
+            }
+            match judge(words, judged, si, today, rules) {
+                Verdict::Request { sure } => found.push(Found {
+                    action,
+                    clause: ci,
+                    seg: si,
+                    sure: sure && seg.typo < 2,
+                    strength,
+                }),
+                Verdict::HowTo => found.push(Found {
+                    action: Action::Help,
+                    clause: ci,
+                    seg: si,
+                    sure: true,
+                    strength: Strength::Strong,
+                }),
+                Verdict::Mention => mentioned.push(action),
+                Verdict::Not(reason) => {
+                    if reason == crate::keywords::REASON_NEGATED {
+                        negated.push(action);
+                    }
+                    killed.get_or_insert(reason);
+                }
+            }
+        }
+        if let Some(si) = judge::status_question(words, c, asking)
+            && rules.enabled(Action::Status)
+        {
+            found.push(Found {
+                action: Action::Status,
+                clause: ci,
+                seg: si,
+                sure: true,
+                strength: Strength::Strong,
+            });
+        }
+    }
+    // "Reply SKIP to skip", "to skip reply skip": the shop's instructions quoted back.
+    let quoted = words
+        .iter()
+        .any(|w| matches!(*w, "reply" | "text" | "responde" | "repondez"))
+        && clauses
+            .iter()
+            .flat_map(|c| &c.segs)
+            .enumerate()
+            .any(|(i, a)| {
+                matches!(a.role, Some(Role::Cue(..)))
+                    && clauses
+                        .iter()
+                        .flat_map(|c| &c.segs)
+                        .skip(i + 1)
+                        .any(|b| b.role == a.role && words[b.word] == words[a.word])
+            });
+    if quoted {
+        return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
+    }
+    // "wrong number": not meant for this shop.
+    if clauses
+        .iter()
+        .any(|c| c.segs.iter().any(|s| is(s, Role::Stray)))
+    {
+        return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
+    }
+    // "let me think", "idk": nothing is decided, whatever else the message says.
+    if clauses
+        .iter()
+        .any(|c| c.segs.iter().any(|s| is(s, Role::Doubt)))
+    {
+        found.retain(|f| matches!(f.action, Action::Help | Action::Status));
+        if found.is_empty() {
+            return Reading::Nothing(crate::keywords::REASON_HEDGED);
+        }
+    }
+    // "skip? no thanks", "delay a week... actually no": a refusal after a request takes
+    // back every request before it; another action after it is a change of mind, which is
+    // two different actions.
+    if let Some(last_no) = clauses.iter().rposition(|c| refusal(words, c)) {
+        let before: Vec<Action> = found
+            .iter()
+            .filter(|f| f.clause < last_no)
+            .map(|f| f.action)
+            .collect();
+        found.retain(|f| f.clause > last_no);
+        if found.is_empty() {
+            return Reading::Nothing(crate::keywords::REASON_NEGATED);
+        }
+        if found
+            .iter()
+            .any(|f| !before.is_empty() && !before.contains(&f.action))
+        {
+            return Reading::Nothing(crate::keywords::REASON_CONFLICT);
+        }
+    }
+    let changes = [Action::Skip, Action::Delay, Action::Undo];
+    let is_change = |a: &Action| changes.contains(a);
+    // Weak skips and undos yield to a stated action: "changed my mind, skip it" is a skip;
+    // "not this month, send it in April" and "don't deliver, push it a week" delays.
+    let yields =
+        |f: &Found| f.strength == Strength::Weak && matches!(f.action, Action::Skip | Action::Undo);
+    let others: Vec<Action> = found
+        .iter()
+        .filter(|f| is_change(&f.action) && !yields(f))
+        .map(|f| f.action)
+        .collect();
+    found.retain(|f| !(yields(f) && others.iter().any(|a| *a != f.action)));
+    // "never mind, figured it out", "when does it come... never mind, found it": nothing
+    // to put back, nothing left to tell.
+    if words
+        .iter()
+        .any(|w| matches!(*w, "figured" | "found" | "sorted"))
+    {
+        found.retain(|f| {
+            !(f.action == Action::Undo && f.strength == Strength::Weak
+                || f.action == Action::Status)
+        });
+    }
+    let mut asked: Vec<Action> = found.iter().map(|f| f.action).filter(is_change).collect();
+    let mut requested = asked.clone();
+    asked.extend(mentioned.iter().copied().filter(is_change));
+    asked.sort_by_key(|a| a.as_str());
+    asked.dedup();
+    if !requested.is_empty() && asked.len() > 1 {
+        return Reading::Nothing(crate::keywords::REASON_CONFLICT);
+    }
+    // "delay or skip idc", "skip... or maybe just delay?", "omitan este o muévanlo": the
+    // shopper offers a choice, even when one side of it is hedged or only mentioned.
+    let choice = words.iter().any(|w| {
+        matches!(
+            *w,
+            "or" | "o"
+                | "ou"
+                | "idc"
+                | "whatever"
+                | "whichever"
+                | "cualquiera"
+                | "either"
+                | "importe"
+        )
+    });
+    // "skip or help?": unsure what to do, the shopper gets the help answer.
+    if choice && found.iter().any(|f| f.action == Action::Help) {
+        found.retain(|f| f.action == Action::Help);
+        requested.clear();
+    }
+    let mut distinct = requested.clone();
+    distinct.dedup();
+    if choice && distinct.len() == 1 && seen.iter().any(|a| *a != distinct[0] && *a != Action::Undo)
+    {
+        return Reading::Nothing(crate::keywords::REASON_CONFLICT);
+    }
+    // "skip it... no, don't skip": the same action taken back elsewhere.
+    if requested.iter().any(|a| negated.contains(a)) {
+        return Reading::Nothing(crate::keywords::REASON_NEGATED);
+    }
+    let chosen = found
+        .iter()
+        .find(|f| is_change(&f.action))
+        .or_else(|| found.iter().find(|f| f.action == Action::Status))
+        .or_else(|| found.iter().find(|f| f.action == Action::Help));
+    let Some(f) = chosen else {
+        if killed.is_none()
+            && let Some(r) = bare_time_request(rules, words, clauses, today)
+        {
+            return r;
+        }
+        return Reading::Nothing(killed.unwrap_or(crate::keywords::REASON_NO_MATCH));
+    };
+    let seg = clauses[f.clause].segs[f.seg];
+    let (rule, mut keyword) = rules.report(f.action, seg.rule, seg.kw);
+    // A built-in word or phrase is reported as the shopper wrote it (normalised, typos
+    // corrected): "never mind", "opciones", "posponganlo".
+    if seg.kw.is_none() && matches!(seg.role, Some(Role::Cue(a, ..)) if a == f.action) {
+        keyword = words[seg.word..seg.word + seg.len].join(" ");
+    }
+    let (when, bare) = if f.action == Action::Delay {
+        amount::amount(words, clauses, f.clause, f.seg, today, &Rules(rules))
+    } else {
+        (None, None)
+    };
+    let sure = found
+        .iter()
+        .filter(|g| g.action == f.action)
+        .all(|g| g.sure);
+    Reading::Act {
+        action: f.action,
+        rule,
+        keyword,
+        when,
+        bare,
+        sure,
+    }
+}
+
+/// A short reply that is only a time, said as a wish: "after the 4th please", "jusqu'à
+/// vendredi svp", "another two weeks please", "3 days later would be perfect", "mi-avril ce
+/// serait top". Without a word of approval it is only probable: the shop asks first.
+fn bare_time_request(
+    rules: &RuleSet,
+    words: &[&str],
+    clauses: &[Clause],
+    today: Date,
+) -> Option<Reading> {
+    if !rules.enabled(Action::Delay) {
+        return None;
+    }
+    let segs: Vec<&Seg> = clauses.iter().flat_map(|c| &c.segs).collect();
+    if segs.len() > 9
+        || segs.iter().any(|s| {
+            matches!(
+                s.role,
+                Some(
+                    Role::Neg
+                        | Role::Hedge
+                        | Role::Doubt
+                        | Role::Why
+                        | Role::PastMark
+                        | Role::Stray
+                )
+            )
+        })
+    {
+        return None;
+    }
+    let first = &clauses.iter().find(|c| !c.segs.is_empty())?.segs;
+    let clause_words: Vec<&str> = first
+        .iter()
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
+    let mut lead = 0;
+    while clause_words.get(lead).is_some_and(|w| {
+        matches!(
+            *w,
+            "another"
+                | "like"
+                | "just"
+                | "only"
+                | "by"
+                | "un"
+                | "otra"
+                | "otras"
+                | "encore"
+                | "ok"
+                | "okay"
+                | "hi"
+                | "hey"
+                | "hola"
+                | "bonjour"
+                | "allo"
+                | "so"
+        )
+    }) {
+        lead += 1;
+    }
+    let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
+    let f = found.iter().find(|f| f.start == lead && f.bare.is_none())?;
+    let later = words.iter().any(|w| {
+        matches!(
+            *w,
+            "later" | "tard" | "despues" | "after" | "apres" | "plus"
+        )
+    });
+    if matches!(f.when, crate::keywords::time::When::Vague) && !later {
+        return None;
+    }
+    let approving = words.iter().any(|w| {
+        matches!(
+            *w,
+            "please"
+                | "pls"
+                | "plz"
+                | "svp"
+                | "stp"
+                | "porfa"
+                | "favor"
+                | "perfect"
+                | "perfecto"
+                | "parfait"
+                | "fine"
+                | "great"
+                | "good"
+                | "ideal"
+                | "top"
+                | "mieux"
+                | "better"
+                | "mejor"
+                | "thanks"
+                | "thank"
+                | "merci"
+                | "gracias"
+                | "works"
+                | "bien"
+        )
+    });
+    let (rule, keyword) = rules.report(Action::Delay, None, None);
+    Some(Reading::Act {
+        action: Action::Delay,
+        rule,
+        keyword,
+        when: Some(f.when),
+        bare: None,
+        sure: approving,
+    })
+}

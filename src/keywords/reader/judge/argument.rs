@@ -1,0 +1,125 @@
+//! The time arguments of a cue: what makes a weak cue ("hold", "push", "later") a delay.
+
+use super::super::super::RuleSet;
+use super::super::super::time::{self, Found};
+use super::super::super::words::Role;
+use super::super::{Clause, Rules};
+use super::senses::{determiner, order_word};
+use super::{is, soft};
+use crate::domain::Action;
+use jiff::civil::Date;
+
+/// The time expressions after segment `si` of a clause, in clause-word positions, and the
+/// clause word where `si` ends.
+pub(super) fn times_after(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> Vec<Found> {
+    let after: Vec<&str> = c.segs[si + 1..]
+        .iter()
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
+    time::scan(&after, today, &Rules(rules))
+}
+
+/// A named amount or date after the cue, or a bare number right after it.
+pub(in super::super) fn has_time_after(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> bool {
+    let after: Vec<&str> = c.segs[si + 1..]
+        .iter()
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
+    times_after(words, c, si, today, rules).iter().any(|f| {
+        // "don't ship this one": a pronoun, not a number.
+        let pronoun = f.bare.is_some()
+            && after.get(f.start) == Some(&"one")
+            && f.start > 0
+            && determiner(after[f.start - 1]);
+        !pronoun && (f.bare.is_none() || f.start <= 1)
+    })
+}
+
+/// Whether a weak cue ("hold", "push", "move", "wait", "later") has what makes it a delay.
+pub(super) fn weak_has_argument(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> bool {
+    let segs = &c.segs;
+    let seg = segs[si];
+    let w = words[seg.word];
+    let after = &segs[si + 1..];
+    let before = &segs[..si];
+    let has_time = has_time_after(words, c, si, today, rules);
+    // "muévanlo", "pásenla", "déplacez-la": the pronoun is part of the verb.
+    let attached = w.len() > 5 && (w.ends_with("lo") || w.ends_with("la") || w.ends_with("los"));
+    let object = attached || after.iter().take(4).any(|s| order_word(words[s.word]));
+    let particle = after.iter().take(4).any(|s| is(s, Role::Particle));
+    let later = after
+        .iter()
+        .take(6)
+        .any(|s| is(s, Role::Later) || words[s.word] == "later" || words[s.word] == "instead");
+    let polite = segs
+        .iter()
+        .any(|s| is(s, Role::Request) || is(s, Role::Polite));
+    let short = segs.len() <= 4;
+    if let Some(Role::Cue(Action::Skip, ..)) = seg.role {
+        // "not this month", "a miss": only a skip where nothing else is going on.
+        return (before.iter().all(|s| soft(s) || is(s, Role::Neg))
+            || before
+                .iter()
+                .any(|s| matches!(words[s.word], "give" | "gives")))
+            && !has_time;
+    }
+    if let Some(Role::Cue(Action::Undo, ..)) = seg.role
+        && matches!(w, "as" | "like")
+    {
+        // "send it as usual", "ship on the 13th like normal"; not "keep it coming as usual".
+        return segs.iter().any(|s| is(s, Role::Send));
+    }
+    if let Some(Role::Cue(Action::Undo, ..)) = seg.role {
+        // "changed my mind", "after all", "like normal": with a send or want nearby.
+        return segs
+            .iter()
+            .any(|s| is(s, Role::Send) || matches!(words[s.word], "want" | "keep" | "need"))
+            || short;
+    }
+    match w {
+        "not" if words.get(seg.word + 1) == Some(&"now") => {
+            // "not now" alone may be a no; "not now, send it in April" is a delay.
+            before.iter().chain(after).any(|s| is(s, Role::Send)) || has_time
+        }
+        "later" | "mas" | "despues" | "plus" | "not" | "todavia" | "aun" | "pas" => {
+            // "later please", "send it later", "can it come later", "not yet thanks"
+            before.iter().any(|s| is(s, Role::Send))
+                || (short && (polite || before.iter().all(soft)))
+                || has_time
+        }
+        "wait" | "esperar" | "esperen" | "attendre" | "attendez" => {
+            has_time
+                || after
+                    .iter()
+                    .any(|s| matches!(words[s.word], "until" | "till" | "before" | "to"))
+        }
+        "hold" | "holding" => object || has_time || particle,
+        "move" | "moving" | "moved" | "mover" | "mueve" | "muevelo" | "muevanlo" | "moverlo"
+        | "pasalo" | "pasenlo" | "recorrer" => {
+            (object || particle) && (has_time || particle || later)
+        }
+        "push" | "pushing" | "pushed" | "bump" => object || particle || has_time,
+        "pause" => has_time,
+        "extend" => has_time || object,
+        "retraso" => has_time,
+        _ => object || particle || has_time || later,
+    }
+}

@@ -1,0 +1,452 @@
+//! Whether one cue in its clause is a request.
+
+mod argument;
+mod help;
+mod senses;
+mod status;
+
+use super::super::time::{self, Extra};
+use super::super::words::{Form, Role, Strength};
+use super::super::{
+    REASON_HEDGED, REASON_NEGATED, REASON_NO_MATCH, REASON_OTHER_SENSE, REASON_PAST, RuleSet,
+};
+use super::{Clause, Rules, Seg};
+use crate::domain::Action;
+pub(super) use argument::has_time_after;
+use argument::weak_has_argument;
+pub(super) use help::asks_how;
+use jiff::civil::Date;
+pub(super) use senses::order_word;
+use senses::{
+    accepted, asks_for_participle, mistake_marker, object_is_not_the_order, report_verb,
+    restore_verb, several, undone,
+};
+pub(super) use status::status_question;
+
+pub(super) enum Verdict {
+    Request {
+        sure: bool,
+    },
+    /// "how do I skip?": a question about how, answered by HELP.
+    HowTo,
+    /// Mentioned, but not asked for in so many words: it still conflicts with another action.
+    Mention,
+    Not(&'static str),
+}
+
+pub(super) fn is(s: &Seg, r: Role) -> bool {
+    s.role == Some(r)
+}
+
+/// Words around a request that do not change it: "yes", "ok", "please", "thanks".
+pub(super) fn soft(s: &Seg) -> bool {
+    matches!(
+        s.role,
+        Some(Role::Lead) | Some(Role::Polite) | Some(Role::Request)
+    )
+}
+
+/// Words that take back an earlier negation: "I don't need it, please skip".
+fn resets(words: &[&str], s: &Seg) -> bool {
+    is(s, Role::Request)
+        && matches!(
+            words[s.word],
+            "please" | "pls" | "plz" | "kindly" | "por" | "porfa" | "xfa" | "svp" | "stp" | "just"
+        )
+}
+
+pub(super) fn is_time_word(w: &str, rules: &RuleSet) -> bool {
+    time::is_time_word(w) || Rules(rules).unit_days(w).is_some()
+}
+
+pub(super) fn judge(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> Verdict {
+    let segs = &c.segs;
+    let seg = segs[si];
+    let (action, strength, form) = match seg.role {
+        Some(Role::Cue(a, s, f)) => (a, s, f),
+        _ => return Verdict::Not(REASON_NO_MATCH),
+    };
+    let before = &segs[..si];
+    let after = &segs[si + 1..];
+
+    // A negation right before the cue is read first, whatever else the clause holds:
+    // "don't skip the line" is a negated skip too, and so takes back a skip beside it.
+    let neg_before = before
+        .iter()
+        .rev()
+        .take_while(|s| is(s, Role::Neg) || is(s, Role::Request) && !resets(words, s))
+        .any(|s| is(s, Role::Neg));
+    if neg_before && !matches!(words[seg.word], "not" | "no" | "dont" | "pas") {
+        return Verdict::Not(REASON_NEGATED);
+    }
+    // Another sense of the word: "skip the line", "skipped breakfast", "Skip says hi",
+    // "help me decide", "my flight got delayed".
+    if after.iter().take(3).any(|s| is(s, Role::Sense)) {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    if matches!(action, Action::Skip | Action::Delay)
+        && after.first().is_some_and(|s| is(s, Role::Copula))
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    if action == Action::Delay
+        && before
+            .iter()
+            .rev()
+            .take(3)
+            .any(|s| is(s, Role::DelayedThing))
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    let cue_word = words[seg.word];
+    let cue_end_word = words[seg.word + seg.len - 1];
+    if matches!(action, Action::Skip | Action::Delay | Action::Undo)
+        && (matches!(
+            cue_word,
+            "skip"
+                | "skipping"
+                | "hold"
+                | "holding"
+                | "saltar"
+                | "sauter"
+                | "omit"
+                | "omitir"
+                | "undo"
+                | "reverse"
+        ) || cue_end_word == "on" && cue_word == "hold")
+        && object_is_not_the_order(words, after, rules)
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    // "skip help", "delay help": asking about the keyword.
+    if matches!(action, Action::Skip | Action::Delay)
+        && after
+            .first()
+            .is_some_and(|s| matches!(s.role, Some(Role::Cue(Action::Help, ..))))
+    {
+        return Verdict::HowTo;
+    }
+    // "skip off", "what is this charge?"
+    if action == Action::Skip && after.first().is_some_and(|s| words[s.word] == "off")
+        || action == Action::Help
+            && matches!((cue_word, seg.len), ("what", 3) | ("whats", 2))
+            && after.first().is_some_and(|s| {
+                !matches!(
+                    words[s.word],
+                    "number" | "text" | "texts" | "message" | "messages" | "about" | "service"
+                )
+            })
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    // "skip me to the front of the line".
+    if action == Action::Skip
+        && after
+            .first()
+            .is_some_and(|s| matches!(words[s.word], "me" | "us"))
+        && after.get(1).is_some_and(|s| words[s.word] == "to")
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    // "skip to the good part", "put it back in the fridge".
+    if action == Action::Skip
+        && cue_word.starts_with("skip")
+        && after.first().is_some_and(|s| words[s.word] == "to")
+        || action == Action::Undo
+            && seg.len > 2
+            && after
+                .first()
+                .is_some_and(|s| matches!(words[s.word], "in" | "on" | "into" | "inside"))
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    if action == Action::Help {
+        let noun = matches!(cue_word, "help" | "ayuda" | "aide")
+            && before.last().is_some_and(|p| {
+                matches!(
+                    words[p.word],
+                    "the" | "for" | "your" | "some" | "of" | "la" | "votre" | "tu" | "su" | "l"
+                )
+            })
+            && !before
+                .iter()
+                .any(|s| matches!(words[s.word], "need" | "want" | "get"));
+        let helping = after.first().is_some_and(|n| {
+            matches!(words[n.word], "me" | "us" | "yourself" | "them")
+                && after.get(1).is_some_and(|m| {
+                    let grammar = matches!(
+                        m.role,
+                        Some(Role::Cue(..) | Role::Particle | Role::Polite | Role::Request)
+                    );
+                    // "help me with my order" is about the order.
+                    let with_order = words[m.word] == "with"
+                        && after.iter().skip(2).any(|x| {
+                            order_word(words[x.word])
+                                && !matches!(words[x.word], "this" | "that" | "it" | "for")
+                        });
+                    !(grammar || with_order)
+                })
+        }) || after
+            .first()
+            .is_some_and(|n| matches!(words[n.word], "wanted" | "is" | "was"))
+            // "ayúdame a escoger", "aidez-moi à choisir": help with something else.
+            || after.first().is_some_and(|n| matches!(words[n.word], "a" | "pour"))
+                && !after.iter().any(|x| order_word(words[x.word]) && words[x.word] != "for");
+        if noun || helping {
+            return Verdict::Not(REASON_OTHER_SENSE);
+        }
+    }
+
+    // The action undone or reported, not asked for: "undo the skip", "reverse the delay",
+    // "didn't mean to skip", "I replied skip", "skipped it by accident".
+    if matches!(action, Action::Skip | Action::Delay) && undone(words, before, after)
+        || before.last().is_some_and(|s| report_verb(words[s.word]))
+    {
+        return Verdict::Not(REASON_PAST);
+    }
+    // A mistake owned up to asks to undo it: "I hit skip by accident", "didn't mean to".
+    if action == Action::Undo && accepted(words) {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
+    // "changed my mind about the flavor": about something else.
+    if action == Action::Undo
+        && strength == Strength::Weak
+        && after
+            .first()
+            .is_some_and(|s| matches!(words[s.word], "about" | "on" | "sobre" | "sur"))
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    if action == Action::Undo && mistake_marker(words, &seg) {
+        let negated = before.iter().any(|s| is(s, Role::Neg));
+        let hedged = segs.iter().any(|s| is(s, Role::Hedge));
+        if !negated && !hedged && !before.iter().any(|s| is(s, Role::If)) {
+            return Verdict::Request { sure: true };
+        }
+    }
+
+    // A report about the past: "I skipped it last time", "I already delayed it".
+    // "Skipped the next box please": a request mistyped or misheard in the past tense.
+    let pleaded = before.iter().all(soft)
+        && after.iter().any(|s| is(s, Role::Request))
+        && !segs.iter().any(|s| is(s, Role::PastMark));
+    if form == Form::Past && !asks_for_participle(words, before) && !pleaded {
+        return Verdict::Not(REASON_PAST);
+    }
+    if before
+        .iter()
+        .rev()
+        .take(3)
+        .any(|s| is(s, Role::PastMark) || is(s, Role::Did))
+        || after.iter().take(4).any(|s| {
+            is(s, Role::PastMark) && matches!(words[s.word], "yesterday" | "last" | "hier")
+        })
+    {
+        return Verdict::Not(REASON_PAST);
+    }
+
+    // "can I push it back more than once?", "what's the latest I can push it to?", "can I
+    // skip by text or do I have to log in": about the rules of the service.
+    let by_text = segs
+        .windows(2)
+        .any(|p| words[p[0].word] == "by" && matches!(words[p[1].word], "text" | "sms" | "phone"));
+    let service = segs.iter().any(|s| {
+        matches!(
+            words[s.word],
+            "online" | "app" | "website" | "login" | "log" | "portal"
+        )
+    });
+    if matches!(action, Action::Skip | Action::Delay)
+        && (by_text || service)
+        && before.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "can" | "do" | "could" | "puedo" | "peux" | "how"
+            )
+        })
+    {
+        return Verdict::HowTo;
+    }
+    // A negation before the cue, unless "please" takes it back. A negative phrase is not
+    // negated again: "nah, not this month".
+    if let Some(ni) = before.iter().rposition(|s| is(s, Role::Neg))
+        && !(matches!(words[before[ni].word], "no" | "nope" | "nah")
+            && before
+                .get(ni + 1)
+                .is_some_and(|n| matches!(words[n.word], "actually" | "wait" | "sorry")))
+    {
+        let double = ni + 1 == si && matches!(words[seg.word], "not" | "no" | "dont" | "pas");
+        if !double && !before[ni + 1..].iter().any(|s| resets(words, s)) {
+            return Verdict::Not(REASON_NEGATED);
+        }
+    }
+    // "skip 2 weeks", "skip the next 3 orders", "skip this one and the next", "skip it
+    // forever": several orders, a pause or a cancellation, not one skip.
+    if action == Action::Skip && several(words, c, si, today, rules) {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
+    // A hedge in the clause ("I might skip", "maybe push it later"); a condition before the
+    // cue ("if my trip gets extended I'll delay it") unless it frames a request.
+    if segs.iter().any(|s| is(s, Role::Hedge)) {
+        return Verdict::Not(REASON_HEDGED);
+    }
+    if before.iter().any(|s| is(s, Role::If)) {
+        return if c.question {
+            Verdict::HowTo
+        } else {
+            Verdict::Not(REASON_HEDGED)
+        };
+    }
+    if before.iter().any(|s| is(s, Role::Why)) {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
+    if action != Action::Help
+        && (before
+            .iter()
+            .any(|s| is(s, Role::How) || is(s, Role::HowTo))
+            || c.question && after.iter().any(|s| is(s, Role::How)))
+    {
+        return Verdict::HowTo;
+    }
+    // "can I skip more than one month?"
+    if c.question
+        && matches!(action, Action::Skip | Action::Delay)
+        && words.windows(2).any(|p| p == ["more", "than"])
+    {
+        return Verdict::HowTo;
+    }
+    // "do I have to skip?", "do I need to delay it?"
+    if c.question
+        && matches!(action, Action::Skip | Action::Delay)
+        && before.iter().any(|s| {
+            matches!(words[s.word], "have" | "need") && words.get(s.word + 1) == Some(&"to")
+        })
+    {
+        return Verdict::HowTo;
+    }
+    if c.question
+        && matches!(action, Action::Skip | Action::Delay)
+        && segs.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "once"
+                    | "twice"
+                    | "latest"
+                    | "maximum"
+                    | "max"
+                    | "limit"
+                    | "far"
+                    | "times"
+                    | "allowed"
+                    | "online"
+                    | "app"
+                    | "website"
+                    | "login"
+                    | "log"
+                    | "free"
+                    | "charged"
+                    | "lose"
+                    | "discount"
+            )
+        })
+    {
+        return Verdict::HowTo;
+    }
+
+    let framed_before = before.iter().any(|s| {
+        is(s, Role::Request)
+            || is(s, Role::Progressive)
+            || is(s, Role::Copula) && matches!(words[s.word], "says")
+    });
+    let at_start = before
+        .iter()
+        .all(|s| soft(s) || matches!(words[s.word], "wait" | "actually" | "oh" | "ok" | "okay"));
+    let polite_after = after
+        .iter()
+        .any(|s| is(s, Role::Request) || is(s, Role::Polite));
+
+    // HELP and STATUS change nothing: answered when asked, even mid-sentence, but a help noun
+    // ("options", "menu") only on its own or in a request.
+    if matches!(action, Action::Help | Action::Status) {
+        let wh = before.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "what"
+                    | "whats"
+                    | "which"
+                    | "que"
+                    | "q"
+                    | "quoi"
+                    | "quels"
+                    | "quelles"
+                    | "c"
+                    | "any"
+                    | "need"
+                    | "want"
+                    | "show"
+                    | "send"
+                    | "give"
+            )
+        });
+        if strength == Strength::Weak
+            && !(framed_before
+                || at_start && segs.len() <= 3
+                || wh
+                || polite_after && segs.len() <= 4)
+        {
+            return Verdict::Not(REASON_NO_MATCH);
+        }
+        return Verdict::Request { sure: true };
+    }
+
+    // A weak cue needs its argument: "hold IT", "push it BACK", "wait 2 WEEKS", "later PLEASE".
+    if strength == Strength::Weak && !weak_has_argument(words, c, si, today, rules) {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
+
+    if c.question {
+        if framed_before {
+            return Verdict::Request { sure: true };
+        }
+        if at_start {
+            // "skip?", "skip this one?": probably a request, but it may be asking.
+            return Verdict::Request {
+                sure: polite_after || !before.is_empty(),
+            };
+        }
+        return Verdict::Mention;
+    }
+    if framed_before || at_start || polite_after {
+        return Verdict::Request { sure: true };
+    }
+    // "keep my order as it was", "send it Saturday as usual", "déjenlo como estaba": an undo
+    // phrase after an imperative that opens the clause.
+    if action == Action::Undo
+        && before
+            .iter()
+            .find(|s| !soft(s))
+            .is_some_and(|s| restore_verb(words[s.word]) || is(s, Role::Send))
+    {
+        return Verdict::Request { sure: true };
+    }
+    // "I'll skip", "we skip this month", "I didn't mean to": a subject right before.
+    if let Some(p) = before.last()
+        && matches!(
+            words[p.word],
+            "i" | "we" | "ill" | "well" | "yo" | "je" | "on" | "nous"
+        )
+    {
+        return Verdict::Request {
+            sure: action == Action::Undo,
+        };
+    }
+    // Not asked for in so many words, but there: it still conflicts with another action
+    // ("skip it or push it, whichever").
+    Verdict::Mention
+}

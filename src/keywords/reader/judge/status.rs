@@ -1,0 +1,245 @@
+//! Questions about when the next order comes (STATUS).
+
+use super::super::super::words::Role;
+use super::super::{Clause, Seg};
+use super::{is, soft};
+
+/// A question about when the next order comes: "when is my next box?", "what day will it
+/// arrive", "is my order on the way", "did it ship yet", "cuándo llega", "elle part quand".
+/// `asking` says whether the message asks anything at all. Returns the segment the question
+/// hangs on.
+pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool) -> Option<usize> {
+    let w = |s: &Seg| words[s.word];
+    let segs = &c.segs;
+    if segs
+        .iter()
+        .any(|s| is(s, Role::Neg) || is(s, Role::Hedge) || is(s, Role::If) || is(s, Role::Why))
+        || !c.question && segs.iter().any(|s| is(s, Role::PastMark))
+    {
+        return None;
+    }
+    // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
+    // price", "today's flavour".
+    if segs.iter().any(|s| {
+        matches!(
+            w(s),
+            "early"
+                | "earlier"
+                | "sooner"
+                | "faster"
+                | "add"
+                | "instead"
+                | "price"
+                | "cost"
+                | "costs"
+                | "flavor"
+                | "flavour"
+                | "today"
+                | "new"
+                | "sale"
+                | "recipe"
+                | "menu"
+                | "hoy"
+                | "aujourd"
+                | "tot"
+                | "antes"
+                | "change"
+                | "swap"
+                | "switch"
+                | "souvent"
+                | "often"
+                | "siempre"
+                | "cold"
+                | "weather"
+                | "have"
+                | "has"
+        )
+    }) {
+        return None;
+    }
+    let when = segs.iter().position(|s| is(s, Role::When));
+    // "when I get home", "when my in-laws are coming": a time clause, not a question.
+    if let Some(wi) = when
+        && segs.get(wi + 1).is_some_and(|n| {
+            matches!(
+                w(n),
+                "i" | "we" | "im" | "my" | "youre" | "they" | "je" | "on" | "yo"
+            )
+        })
+    {
+        return None;
+    }
+    let head = segs.iter().position(|s| !soft(s));
+    let first = head.map(|h| w(&segs[h])).unwrap_or("");
+    // Asked: a question mark, a question word or auxiliary first, or "tell me", "confirm".
+    let aux_first = matches!(
+        first,
+        "is" | "are"
+            | "will"
+            | "did"
+            | "has"
+            | "have"
+            | "does"
+            | "do"
+            | "so"
+            | "am"
+            | "whats"
+            | "what"
+            | "how"
+            | "wheres"
+            | "where"
+            | "sigue"
+            | "ya"
+            | "est"
+            | "c"
+            | "es"
+            | "va"
+            | "elle"
+            | "cuando"
+            | "quand"
+    ) || when.is_some_and(|wi| Some(wi) == head);
+    let framed = segs.iter().any(|s| {
+        matches!(
+            w(s),
+            "tell"
+                | "know"
+                | "wondering"
+                | "wonder"
+                | "confirm"
+                | "remind"
+                | "check"
+                | "sure"
+                | "dime"
+                | "digan"
+                | "decirme"
+                | "confirmar"
+                | "dire"
+                | "savoir"
+                | "confirmer"
+                | "confirmez"
+                | "jsp"
+        )
+    });
+    if !(c.question || aux_first || framed || asking && when.is_some()) {
+        return None;
+    }
+    let noun = segs.iter().any(|s| {
+        matches!(
+            w(s),
+            "order"
+                | "box"
+                | "delivery"
+                | "shipment"
+                | "package"
+                | "parcel"
+                | "next"
+                | "bag"
+                | "refill"
+                | "drop"
+                | "pedido"
+                | "envio"
+                | "caja"
+                | "entrega"
+                | "commande"
+                | "livraison"
+                | "colis"
+                | "boite"
+                | "prochaine"
+                | "prochain"
+                | "proximo"
+                | "proxima"
+                | "siguiente"
+                | "one"
+                | "kit"
+                | "food"
+        )
+    });
+    // "it" stands for the order; "me", "you", "I" only with shipping: "are you shipping this
+    // week", "what's scheduled for me", "am I still getting a box".
+    let pronoun = segs
+        .iter()
+        .any(|s| matches!(w(s), "it" | "its" | "lo" | "la" | "elle"))
+        || segs.iter().any(|s| matches!(w(s), "me" | "you" | "i"))
+            && segs.iter().any(|s| {
+                matches!(
+                    w(s),
+                    "shipping" | "scheduled" | "getting" | "sending" | "programado"
+                )
+            });
+    // A verb of an order on its way; in Spanish and French it carries its subject.
+    let implicit = |x: &str| {
+        matches!(
+            x,
+            "llega"
+                | "llegando"
+                | "llegara"
+                | "llegar"
+                | "sale"
+                | "salio"
+                | "programado"
+                | "arrive"
+                | "arrivera"
+                | "part"
+                | "partie"
+                | "parti"
+                | "livree"
+                | "prevu"
+                | "prevue"
+                | "expediee"
+                | "envian"
+                | "mandan"
+                | "sigue"
+        )
+    };
+    let moving = segs.iter().any(|s| {
+        is(s, Role::Send)
+            || implicit(w(s))
+            || matches!(
+                w(s),
+                "arrive"
+                    | "arrives"
+                    | "arriving"
+                    | "arrival"
+                    | "come"
+                    | "comes"
+                    | "coming"
+                    | "comin"
+                    | "ship"
+                    | "ships"
+                    | "shipping"
+                    | "shipped"
+                    | "deliver"
+                    | "delivered"
+                    | "delivering"
+                    | "due"
+                    | "scheduled"
+                    | "expect"
+                    | "sent"
+                    | "go"
+                    | "going"
+                    | "gone"
+                    | "went"
+                    | "left"
+                    | "way"
+                    | "here"
+                    | "show"
+                    | "through"
+                    | "getting"
+                    | "get"
+            )
+    }) || noun
+        && segs
+            .iter()
+            .any(|s| matches!(w(s), "still" | "toujours" | "todavia" | "sigue"));
+    let date_noun = segs
+        .iter()
+        .any(|s| matches!(w(s), "date" | "day" | "fecha" | "dia" | "jour" | "hora"));
+    let about_order = noun || segs.iter().any(|s| implicit(w(s)));
+    let status = match when {
+        // "when is my next box", "cuándo llega", "when should I expect it"
+        Some(_) => about_order || pronoun && moving,
+        // "is my order on the way?", "did it ship yet", "what's my delivery date"
+        None => (about_order || pronoun) && (moving || date_noun && noun),
+    };
+    status.then(|| when.or(head).unwrap_or(0))
+}

@@ -1,0 +1,223 @@
+//! Reading a reply: which action it asks for, if any, and how sure that reading is.
+//!
+//! 1. Guards on the whole message: an opt-out word anywhere, or a reaction that quotes the
+//!    shop's text ("Liked “Reply SKIP…”"), means nothing is read at all.
+//! 2. The words become segments, each with a role from the built-in vocabulary
+//!    ([`super::words`]) or the rule files (merchant keywords, durations, grammar): the
+//!    longest phrase wins at each position, and an unknown word one typo from a cue word is
+//!    read as it (never a real word: "ship" stays "ship").
+//! 3. The message is cut into clauses at sentence punctuation and at words such as "but" and
+//!    "so"; spoken punctuation ("period", "question mark") counts as punctuation.
+//! 4. Each cue is judged in its clause ([`judge`]): another sense of the word ("skip the
+//!    line"), a report ("I skipped it last time"), a negation or a hedge before it, a
+//!    question about how, or no request frame at all all mean it is not a request.
+//! 5. Across the message: two different actions are a conflict and do nothing; one action
+//!    wins over a status question or a help request beside it.
+//!
+//! A wrong skip costs a shopper an order; a missed one costs a second text. So every rule
+//! here errs towards doing nothing, and a reading that is probable but not certain says so
+//! ([`Reading::sure`]), so the shop can ask first.
+
+mod amount;
+mod decide;
+mod guards;
+mod segment;
+
+use decide::decide;
+use guards::{is_reaction, opted_out};
+use segment::{clauses, spoken_mark};
+mod judge;
+mod vocab;
+
+use jiff::civil::Date;
+
+use super::lexicon::{Info, flag};
+use super::normalize::{Normalized, TokKind, normalize};
+use super::time::{Extra, When};
+use super::words::{Form, Role, Strength};
+use super::{CompiledRule, RuleSet, is_opt_out_word};
+use crate::domain::Action;
+use judge::{Verdict, is, judge, soft};
+use vocab::{squeeze, vocab};
+
+/// What a reply asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reading {
+    Act {
+        action: Action,
+        /// Index of the reported rule.
+        rule: usize,
+        /// The canonical keyword reported.
+        keyword: String,
+        when: Option<When>,
+        /// A bare number of the rule's unit ("DELAY 3").
+        bare: Option<u32>,
+        /// False when the reading is probable but not certain: the shop may ask first.
+        sure: bool,
+    },
+    Nothing(&'static str),
+}
+
+/// One word or phrase of the message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Seg {
+    /// First word index (into the clause's word list is computed by the caller).
+    pub word: usize,
+    pub len: usize,
+    pub role: Option<Role>,
+    /// A merchant rule that this keyword triggers.
+    pub rule: Option<u16>,
+    /// The lexicon entry, for the canonical keyword.
+    pub kw: Option<u32>,
+    /// Corrected from a typo (edit distance).
+    pub typo: u8,
+    pub number: bool,
+}
+
+/// A clause: its segments and whether it asks a question.
+pub(super) struct Clause {
+    pub segs: Vec<Seg>,
+    pub question: bool,
+}
+
+struct Rules<'a>(&'a RuleSet);
+
+impl Extra for Rules<'_> {
+    fn unit_days(&self, word: &str) -> Option<u32> {
+        self.0
+            .lex
+            .lookup(word)
+            .map(|(i, _)| i.unit_days)
+            .filter(|d| *d > 0)
+    }
+    fn number(&self, word: &str) -> Option<u32> {
+        self.0
+            .lex
+            .lookup(word)
+            .map(|(i, _)| i.number)
+            .filter(|n| *n > 0)
+    }
+}
+
+/// Whether the reader corrects one-edit typos of this word itself (a built-in word).
+pub(super) fn corrects_typos_of(word: &str) -> bool {
+    vocab::is_target(word)
+}
+
+pub(super) fn read(rules: &RuleSet, text: &str, today: Date) -> Reading {
+    let norm = normalize(text);
+    read_normalized(rules, text, &norm, today)
+}
+
+fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -> Reading {
+    // The words, with spoken punctuation turned into marks.
+    let toks: Vec<(&str, TokKind)> = (0..norm.tokens.len())
+        .map(|i| (norm.word(i), norm.tokens[i].kind))
+        .collect();
+    if toks
+        .iter()
+        .all(|t| t.1 != TokKind::Word && t.1 != TokKind::Number)
+    {
+        // A message of only "?" asks for help when a help rule lists "?".
+        if toks.iter().any(|t| t.1 == TokKind::Question) {
+            return decide(rules, &[], &[], today);
+        }
+        return Reading::Nothing(super::REASON_EMPTY);
+    }
+    if opted_out(rules, &toks) {
+        return Reading::Nothing(super::REASON_OPT_OUT);
+    }
+    let w0 = toks.first().map(|t| t.0).unwrap_or("");
+    let w1 = toks.get(1).map(|t| t.0).unwrap_or("");
+    if is_reaction(raw, w0, w1) {
+        return Reading::Nothing(super::REASON_REACTION);
+    }
+    let mut words: Vec<(&str, TokKind)> = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        if toks[i].1 == TokKind::Word
+            && let Some((mark, used)) = spoken_mark(&toks, i)
+        {
+            words.push((if mark == TokKind::Question { "?" } else { "." }, mark));
+            i += used;
+            continue;
+        }
+        words.push(toks[i]);
+        i += 1;
+    }
+    // Unknown words one edit from a known one are read as it ("skpi", "wekks", "hlod").
+    let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
+    let mut typos = vec![0u8; words.len()];
+    for (k, w) in words.iter_mut().enumerate() {
+        if w.1 == TokKind::Word
+            && let Some(fixed) = vocab::correct(rules, w.0, lone)
+        {
+            w.0 = fixed;
+            typos[k] = 1;
+        }
+    }
+    let texts: Vec<&str> = words.iter().map(|w| w.0).collect();
+    let mut clauses = clauses(rules, &words);
+    for c in &mut clauses {
+        for s in &mut c.segs {
+            s.typo = s.typo.max(typos[s.word]);
+        }
+    }
+    decide(rules, &texts, &clauses, today)
+}
+
+impl RuleSet {
+    /// Whether any rule has this action (a shop may turn an action off).
+    fn enabled(&self, action: Action) -> bool {
+        self.rules.iter().any(|r| r.action == action)
+    }
+
+    /// The rule and canonical keyword to report: the merchant keyword's own, else the first
+    /// rule of the action and its first keyword.
+    fn report(&self, action: Action, rule: Option<u16>, kw: Option<u32>) -> (usize, String) {
+        if let (Some(r), Some(k)) = (rule, kw) {
+            return (usize::from(r), self.lex.keyword(k).to_owned());
+        }
+        let idx = self
+            .rules
+            .iter()
+            .position(|r: &CompiledRule| r.action == action)
+            .unwrap_or(0);
+        (idx, self.rules[idx].first_keyword.clone())
+    }
+}
+
+/// Development aid: the segments and clauses of a text, with roles.
+#[cfg(test)]
+pub(super) fn explain(rules: &RuleSet, text: &str) -> String {
+    let norm = normalize(text);
+    let toks: Vec<(&str, TokKind)> = (0..norm.tokens.len())
+        .map(|i| (norm.word(i), norm.tokens[i].kind))
+        .collect();
+    let mut words = toks.clone();
+    let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
+    for w in words.iter_mut() {
+        if w.1 == TokKind::Word
+            && let Some(fixed) = vocab::correct(rules, w.0, lone)
+        {
+            w.0 = fixed;
+        }
+    }
+    let mut out = String::new();
+    for (ci, c) in clauses(rules, &words).iter().enumerate() {
+        out.push_str(&format!(
+            "clause {ci}{}:",
+            if c.question { "?" } else { "" }
+        ));
+        for s in &c.segs {
+            let text: Vec<&str> = (s.word..s.word + s.len).map(|i| words[i].0).collect();
+            out.push_str(&format!(" [{} {:?}]", text.join(" "), s.role));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "=> {:?}",
+        read(rules, text, super::corpus::reference_date())
+    ));
+    out
+}

@@ -1,0 +1,235 @@
+//! Amounts of time and dates in a reply: "2 weeks", "a week and a half", "quince días",
+//! "to the 21st", "until after July 4th", "next month instead", "hasta el 10 de mayo".
+//!
+//! Works on normalised words (lower case, no accents). Dates resolve from `today` (the
+//! shop's calendar date): a day or weekday that already passed means the next one; a month
+//! and day already past this year means next year's.
+
+mod dates;
+mod numbers;
+
+#[cfg(test)]
+mod tests;
+
+use dates::{bare_day_after_prep, date_at, date_at_with, date_preposition, month, weekday};
+use jiff::civil::Date;
+use numbers::{cardinal, duration_at, next_week_at, range_at, unit, vague_at};
+
+/// What a reply says about when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum When {
+    /// A number of days.
+    Days(u32),
+    /// A date.
+    Until(Date),
+    /// "a bit", "a few days", "a while": later, by no stated amount.
+    Vague,
+}
+
+/// One time expression found at `start..end` (word positions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub when: When,
+    /// A bare number ("delay 3"): its unit is the rule's, decided by the caller.
+    pub bare: Option<u32>,
+}
+
+/// Extra units and number words from the rule files (`[durations]`), consulted after the
+/// built-in ones.
+pub(super) trait Extra {
+    fn unit_days(&self, word: &str) -> Option<u32>;
+    fn number(&self, word: &str) -> Option<u32>;
+}
+
+/// The time words a typo may be corrected to ("wekks" is "weeks", "dyas" is "days").
+pub(super) const WORDS: &[&str] = &[
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "fortnight",
+    "semana",
+    "semanas",
+    "dias",
+    "meses",
+    "jours",
+    "semaine",
+    "semaines",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "twelve",
+    "couple",
+    "until",
+    "after",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "janvier",
+    "fevrier",
+    "avril",
+    "juillet",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+    "lunes",
+    "martes",
+    "jueves",
+    "viernes",
+    "sabado",
+    "domingo",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "quince",
+    "quinze",
+    "semanas",
+];
+
+/// A unit, month or weekday name.
+pub(super) fn is_time_word(w: &str) -> bool {
+    unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
+}
+
+/// Every time expression in `words`, left to right, longest first at each position.
+pub(super) fn scan(words: &[&str], today: Date, extra: &dyn Extra) -> Vec<Found> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        // A date after a preposition: "until after the 4th", "to the 21st", "hasta el 10".
+        if let Some((p, after, bare_ok)) = date_preposition(words, i) {
+            let j = i + p;
+            let dated = date_at_with(words, j, today, true)
+                .or_else(|| bare_day_after_prep(words, j, today, bare_ok));
+            if let Some((date, used)) = dated {
+                let date = if after {
+                    date.tomorrow().unwrap_or(date)
+                } else {
+                    date
+                };
+                out.push(Found {
+                    start: i,
+                    end: j + used,
+                    when: When::Until(date),
+                    bare: None,
+                });
+                i = j + used;
+                continue;
+            }
+        }
+        // "next week", "la semana siguiente", "la semaine prochaine": a week.
+        if let Some(used) = next_week_at(words, i) {
+            out.push(Found {
+                start: i,
+                end: i + used,
+                when: When::Days(7),
+                bare: None,
+            });
+            i += used;
+            continue;
+        }
+        // A range is vague: "1-2 weeks", "2 or 3 weeks", "2 weeks or 3".
+        if let Some(used) = range_at(words, i, extra) {
+            out.push(Found {
+                start: i,
+                end: i + used,
+                when: When::Vague,
+                bare: None,
+            });
+            i += used;
+            continue;
+        }
+        if let Some(used) = vague_at(words, i, extra) {
+            out.push(Found {
+                start: i,
+                end: i + used,
+                when: When::Vague,
+                bare: None,
+            });
+            i += used;
+            continue;
+        }
+        if let Some((days, used)) = duration_at(words, i, extra) {
+            out.push(Found {
+                start: i,
+                end: i + used,
+                when: When::Days(days),
+                bare: None,
+            });
+            i += used;
+            continue;
+        }
+        if let Some((date, used)) = date_at(words, i, today) {
+            out.push(Found {
+                start: i,
+                end: i + used,
+                when: When::Until(date),
+                bare: None,
+            });
+            i += used;
+            continue;
+        }
+        if let Ok(n) = words[i].parse::<u32>()
+            && n > 0
+            && n <= 52
+        {
+            out.push(Found {
+                start: i,
+                end: i + 1,
+                when: When::Vague,
+                bare: Some(n),
+            });
+        } else if let Some(n) = cardinal(words[i]).filter(|n| *n <= 12) {
+            out.push(Found {
+                start: i,
+                end: i + 1,
+                when: When::Vague,
+                bare: Some(n),
+            });
+        }
+        i += 1;
+    }
+    out
+}
