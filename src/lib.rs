@@ -26,7 +26,7 @@ pub mod harness;
 pub mod http;
 /// The job queue's worker, and carrying out one message: lookup, plan (pure), write, confirm.
 pub mod jobs;
-/// Keyword rule files and the matcher: reply text → intent.
+/// Keyword rule files and the reader: reply text → intent, and how sure it is.
 pub mod keywords;
 /// Prometheus metrics, one registry per app.
 pub mod metrics;

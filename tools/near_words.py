@@ -60,6 +60,26 @@ def within_one(a, b):
     return any(b[:i] + b[i + 1:] == a for i in range(len(b)))
 
 
+# The system word lists hold infinitives, not conjugated forms: everyday Spanish and French
+# verbs are conjugated here (regular endings; a few irregular forms listed), so that "ando"
+# (andar) is never read as "undo".
+ES_AR = "andar mandar llegar pasar dejar llevar quedar tomar esperar estar cambiar comprar pagar usar probar encantar gustar tardar cocinar trabajar viajar mudar necesitar olvidar terminar regresar visitar celebrar acabar"
+FR_ER = "arriver passer aimer donner manger rester penser trouver parler appeler garder chercher laisser acheter payer utiliser essayer oublier travailler voyager demenager cuisiner commander"
+ES_IRREGULAR = "tengo tiene tienen tienes puedo puede pueden quiero quiere quieren hago hace hacen voy va vamos van estoy esta estan salgo sale salen salio dijo hizo fue era soy somos son"
+FR_IRREGULAR = "ai as avons avez ont suis es est sommes etes sont vais vas va allons allez vont peux peut pouvons veux veut voulons fais fait faisons font"
+
+
+def conjugated():
+    out = set(ES_IRREGULAR.split()) | set(FR_IRREGULAR.split())
+    for v in ES_AR.split():
+        r = v[:-2]
+        out |= {r + e for e in ["o", "as", "a", "amos", "an", "e", "aste", "o", "aron", "ando", "ado", "ada", "aba", "aban", "ara", "aria"]}
+    for v in FR_ER.split():
+        r = v[:-2]
+        out |= {r + e for e in ["e", "es", "ons", "ez", "ent", "er", "ai", "a", "ait", "aient", "erai", "era"]}
+    return {norm(w) for w in out}
+
+
 def main():
     t = targets()
     index = {}
@@ -75,6 +95,7 @@ def main():
                     real.add(w)
         except FileNotFoundError:
             sys.exit(f"{path} missing: apt-get install wamerican wspanish wfrench")
+    real |= conjugated()
     near = set()
     for w in real:
         cands = set()

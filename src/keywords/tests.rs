@@ -140,20 +140,40 @@ fn frozen_test_split() {
 
 /// What the frozen split measured when these were set: a ratchet, raised as the reader
 /// improves, never lowered to make a change pass.
-const FROZEN_FLOOR: f64 = 85.0;
-const FROZEN_FALSE_ACTIONS: usize = 36;
+const FROZEN_FLOOR: f64 = 85.3;
+const FROZEN_FALSE_ACTIONS: usize = 31;
 
-/// The development split: the replies the rules were tuned on.
+/// The development splits, the replies the rules were tuned on: floors on each, so a rule
+/// made for one batch does not quietly undo another's.
 #[test]
 fn dev_split_floor() {
-    let r = super::corpus::score(
-        rs(),
-        &super::corpus::parse(include_str!("../../tests/corpus/v2/dev.tsv")),
-    );
-    println!("{}", r.summary("dev"));
-    let read = super::corpus::Tally::pct(r.all.read_right(), r.all.n);
-    assert!(read >= 93.0, "{}", r.summary("dev"));
-    assert!(r.all.false_actions <= 10, "{}", r.summary("dev"));
+    let splits: [(&str, &str, f64, usize); 3] = [
+        (
+            "dev",
+            include_str!("../../tests/corpus/v2/dev.tsv"),
+            93.5,
+            7,
+        ),
+        (
+            "dev2",
+            include_str!("../../tests/corpus/v2/dev2.tsv"),
+            84.0,
+            4,
+        ),
+        (
+            "dev3",
+            include_str!("../../tests/corpus/v2/dev3.tsv"),
+            84.0,
+            9,
+        ),
+    ];
+    for (name, text, floor, false_actions) in splits {
+        let r = super::corpus::score(rs(), &super::corpus::parse(text));
+        println!("{}", r.summary(name));
+        let read = super::corpus::Tally::pct(r.all.read_right(), r.all.n);
+        assert!(read >= floor, "{}", r.summary(name));
+        assert!(r.all.false_actions <= false_actions, "{}", r.summary(name));
+    }
 }
 
 #[test]
@@ -546,6 +566,7 @@ fn corpus_report() {
     let dev = super::corpus::parse(match set.as_str() {
         "old" => include_str!("../../tests/corpus/replies.tsv"),
         "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
+        "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
         "val" => {
             // Measured, never read: only the totals.
             let r = super::corpus::score(

@@ -32,9 +32,34 @@ fn send_action(
     rules: &RuleSet,
 ) -> Option<Action> {
     let rest = &c.segs[si + 1..];
+    // "send it saturday like normal": the usual date, an undo.
     if rest
         .iter()
         .any(|s| matches!(words[s.word], "early" | "earlier" | "sooner" | "asap"))
+        || rest
+            .iter()
+            .any(|s| matches!(s.role, Some(Role::Cue(Action::Undo, ..))))
+    {
+        return None;
+    }
+    // "what time will it get here on saturday?": a question about the date it has.
+    if c.question
+        && c.segs[..si]
+            .iter()
+            .any(|s| matches!(words[s.word], "what" | "when" | "which" | "whats"))
+    {
+        return None;
+    }
+    // "I'll be happy to receive it Saturday": the shopper's own plan.
+    if c.segs[si].role == Some(Role::Send)
+        && matches!(
+            words[c.segs[si].word],
+            "receive" | "get" | "recibir" | "recevoir"
+        )
+        && !c.segs[..si].iter().any(|s| {
+            is(s, Role::Request) && !matches!(words[s.word], "ill" | "will" | "i")
+                || matches!(words[s.word], "can" | "could" | "please")
+        })
     {
         return None;
     }
@@ -96,6 +121,8 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     let mut found: Vec<Found> = Vec::new();
     let mut mentioned: Vec<Action> = Vec::new();
     let mut negated: Vec<Action> = Vec::new();
+    let mut fresh_no = false;
+    let mut hedged: Vec<Action> = Vec::new();
     let mut killed: Option<&'static str> = None;
     for (ci, c) in clauses.iter().enumerate() {
         for (si, seg) in c.segs.iter().enumerate() {
@@ -111,6 +138,18 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     Some(a) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
                     None => continue,
                 }
+            }
+            // "put it back to the 30th", "set it back 12 days": a delay, not an undo.
+            if matches!(seg.role, Some(Role::Cue(Action::Undo, ..)))
+                && seg.len == 3
+                && matches!(words[seg.word], "put" | "set" | "push" | "move")
+                && words[seg.word + 2] == "back"
+                && c.segs
+                    .get(si + 1)
+                    .is_some_and(|n| !matches!(words[n.word], "on" | "in"))
+                && judge::has_time_after(words, c, si, today, rules)
+            {
+                seg.role = Some(Role::Cue(Action::Delay, Strength::Strong, Form::Base));
             }
             let Some(Role::Cue(action, strength, _)) = seg.role else {
                 if is(&seg, Role::HowTo) && judge::asks_how(words, c, si) {
@@ -160,8 +199,14 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 }),
                 Verdict::Mention => mentioned.push(action),
                 Verdict::Not(reason) => {
+                    if reason == crate::keywords::REASON_HEDGED {
+                        hedged.push(action);
+                    }
                     if reason == crate::keywords::REASON_NEGATED {
                         negated.push(action);
+                        // "no delay needed", not "no need for the delay" (one made).
+                        fresh_no |= !(si > 0
+                            && matches!(words[c.segs[si - 1].word], "the" | "my" | "that"));
                     }
                     killed.get_or_insert(reason);
                 }
@@ -258,6 +303,27 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 || f.action == Action::Status)
         });
     }
+    // "did it ship? nvm just saw the email", "who is this... haha nvm": the question is
+    // taken back.
+    let retracted = |ci: usize| {
+        clauses.iter().skip(ci + 1).any(|c| {
+            c.segs.iter().any(|s| {
+                matches!(s.role, Some(Role::Cue(Action::Undo, Strength::Weak, _)))
+                    && matches!(
+                        words[s.word..s.word + s.len],
+                        ["nvm"] | ["never", "mind"] | ["nevermind"]
+                    )
+            })
+        })
+    };
+    found.retain(|f| !(matches!(f.action, Action::Help | Action::Status) && retracted(f.clause)));
+    // "No delay needed, the box can come on the 13th as usual": nothing changed, nothing
+    // to put back.
+    // "I'll probably want to delay it but not yet": the hedge holds for the weak cue too.
+    found.retain(|f| !(f.strength == Strength::Weak && hedged.contains(&f.action)));
+    if fresh_no {
+        found.retain(|f| !(f.action == Action::Undo && f.strength == Strength::Weak));
+    }
     let mut asked: Vec<Action> = found.iter().map(|f| f.action).filter(is_change).collect();
     let mut requested = asked.clone();
     asked.extend(mentioned.iter().copied().filter(is_change));
@@ -296,6 +362,28 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     if requested.iter().any(|a| negated.contains(a)) {
         return Reading::Nothing(crate::keywords::REASON_NEGATED);
     }
+    // "help! my blender broke": an exclamation before a story, not a question.
+    found.retain(|f| {
+        let c = &clauses[f.clause];
+        // "status: exhausted": a status update of the shopper's own.
+        let exclaimed = matches!(f.action, Action::Help | Action::Status)
+            && c.segs.len() == 1
+            && matches!(words[c.segs[0].word], "help" | "status")
+            && !c.question;
+        let story = clauses.get(f.clause + 1).is_some_and(|n| {
+            !n.question
+                && (words[c.segs[0].word] == "status"
+                    || n.segs.first().is_some_and(|s| words[s.word] == "my"))
+                && !n.segs.iter().any(|s| {
+                    matches!(s.role, Some(Role::Cue(..)))
+                        || matches!(
+                            words[s.word],
+                            "order" | "box" | "subscription" | "account" | "delivery" | "texts"
+                        )
+                })
+        });
+        !(exclaimed && story && clauses.len() == f.clause + 2)
+    });
     let chosen = found
         .iter()
         .find(|f| is_change(&f.action))
@@ -321,10 +409,30 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     } else {
         (None, None)
     };
-    let sure = found
-        .iter()
-        .filter(|g| g.action == f.action)
-        .all(|g| g.sure);
+    // "when does it ship? and can I skip it", "help, and skip please": two things asked;
+    // the change is only probable.
+    let also_asked = is_change(&f.action)
+        && found
+            .iter()
+            .any(|g| matches!(g.action, Action::Help | Action::Status));
+    // "I'd love to skip but my kids would riot": a wish, then the reason it won't be.
+    let wish_but = clauses.get(f.clause + 1).is_some_and(|n| {
+        n.segs
+            .first()
+            .is_some_and(|s| s.word > 0 && words[s.word - 1] == "but")
+            && !n.segs.iter().any(|s| matches!(s.role, Some(Role::Cue(..))))
+    }) && clauses[f.clause].segs.iter().any(|s| {
+        is(s, Role::Request)
+            && words[s.word..s.word + s.len]
+                .iter()
+                .any(|w| matches!(*w, "love" | "like" | "want" | "wanted"))
+    });
+    let sure = !also_asked
+        && !wish_but
+        && found
+            .iter()
+            .filter(|g| g.action == f.action)
+            .all(|g| g.sure);
     Reading::Act {
         action: f.action,
         rule,

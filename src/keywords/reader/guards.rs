@@ -18,11 +18,12 @@ pub(super) fn is_reaction(raw: &str, first: &str, second: &str) -> bool {
                 | "reacted"
                 | "removed"
                 | "reacciono"
+                | "cuestiono"
                 | "enfatizo"
                 | "resalto"
         ) || matches!(
             (first, second),
-            ("me" | "le", "gusto" | "encanto" | "encanta")
+            ("me" | "le", "gusto" | "encanto" | "encanta" | "hizo")
                 | ("a", "aime" | "adore" | "souligne" | "reagi" | "ri" | "mis")
                 | ("n", "a")
         ))

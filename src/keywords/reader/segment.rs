@@ -37,6 +37,7 @@ pub(super) fn spoken_mark(words: &[(&str, TokKind)], i: usize) -> Option<(TokKin
     let prev = if i > 0 { words[i - 1].0 } else { "" };
     Some(match (w(0), w(1)) {
         ("question", "mark") => (TokKind::Question, 2),
+        ("dot", "dot") if w(2) == "dot" => (TokKind::Break, 3),
         ("exclamation", "point" | "mark") => (TokKind::Break, 2),
         ("full", "stop") | ("new", "line" | "paragraph") => (TokKind::Break, 2),
         ("period", _)

@@ -133,6 +133,11 @@ pub(super) fn is_time_word(w: &str) -> bool {
     unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
 }
 
+/// A number said in words ("eleven", "once", "deux").
+pub(super) fn number_word(w: &str) -> Option<u32> {
+    cardinal(w)
+}
+
 /// Every time expression in `words`, left to right, longest first at each position.
 pub(super) fn scan(words: &[&str], today: Date, extra: &dyn Extra) -> Vec<Found> {
     let mut out = Vec::new();

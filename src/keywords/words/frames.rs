@@ -6,6 +6,8 @@ use super::Role::{self, *};
 pub(super) const FRAMES: &[(&str, Role)] = &[
     // ---- frames -----------------------------------------------------------------------
     ("please", Request),
+    ("how about", Request),
+    ("how about we", Request),
     ("pls", Request),
     ("plz", Request),
     ("plez", Request),

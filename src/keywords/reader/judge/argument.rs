@@ -1,7 +1,7 @@
 //! The time arguments of a cue: what makes a weak cue ("hold", "push", "later") a delay.
 
 use super::super::super::RuleSet;
-use super::super::super::time::{self, Found};
+use super::super::super::time::{self, Extra, Found};
 use super::super::super::words::Role;
 use super::super::{Clause, Rules};
 use super::senses::{determiner, order_word};
@@ -43,7 +43,9 @@ pub(in super::super) fn has_time_after(
             && after.get(f.start) == Some(&"one")
             && f.start > 0
             && determiner(after[f.start - 1]);
-        !pronoun && (f.bare.is_none() || f.start <= 1)
+        // "send one", "skip one": a pronoun, never "1 week".
+        let one = f.bare.is_some() && after.get(f.start) == Some(&"one");
+        !pronoun && !one && (f.bare.is_none() || f.start <= 1)
     })
 }
 
@@ -60,7 +62,12 @@ pub(super) fn weak_has_argument(
     let w = words[seg.word];
     let after = &segs[si + 1..];
     let before = &segs[..si];
-    let has_time = has_time_after(words, c, si, today, rules);
+    // "pushing 50 and still drinking my greens": an age, not weeks.
+    let has_time = has_time_after(words, c, si, today, rules)
+        && !(matches!(w, "pushing" | "holding")
+            && times_after(words, c, si, today, rules)
+                .first()
+                .is_some_and(|f| f.bare.is_some()));
     // "muévanlo", "pásenla", "déplacez-la": the pronoun is part of the verb.
     let attached = w.len() > 5 && (w.ends_with("lo") || w.ends_with("la") || w.ends_with("los"));
     let object = attached || after.iter().take(4).any(|s| order_word(words[s.word]));
@@ -101,15 +108,29 @@ pub(super) fn weak_has_argument(
         }
         "later" | "mas" | "despues" | "plus" | "not" | "todavia" | "aun" | "pas" => {
             // "later please", "send it later", "can it come later", "not yet thanks"
+            // Not "will read this later", "call me later": another verb's.
+            let other_verb = before.iter().any(|s| {
+                s.role.is_none()
+                    && !s.number
+                    && !order_word(words[s.word])
+                    && !determiner(words[s.word])
+                    && !super::is_time_word(words[s.word], rules)
+                    && Rules(rules).number(words[s.word]).is_none()
+                    && time::number_word(words[s.word]).is_none()
+            });
             before.iter().any(|s| is(s, Role::Send))
-                || (short && (polite || before.iter().all(soft)))
+                || (short && !other_verb && (polite || before.iter().all(soft)))
                 || has_time
         }
         "wait" | "esperar" | "esperen" | "attendre" | "attendez" => {
+            // "wait until I'm back", not "wait till you hear this".
             has_time
-                || after
-                    .iter()
-                    .any(|s| matches!(words[s.word], "until" | "till" | "before" | "to"))
+                || after.iter().enumerate().any(|(k, s)| {
+                    matches!(words[s.word], "until" | "till" | "before" | "to")
+                        && !after
+                            .get(k + 1)
+                            .is_some_and(|n| matches!(words[n.word], "you" | "u" | "ya" | "hear"))
+                })
         }
         "hold" | "holding" => object || has_time || particle,
         "move" | "moving" | "moved" | "mover" | "mueve" | "muevelo" | "muevanlo" | "moverlo"

@@ -85,6 +85,38 @@ pub(super) fn judge(
     if neg_before && !matches!(words[seg.word], "not" | "no" | "dont" | "pas") {
         return Verdict::Not(REASON_NEGATED);
     }
+    // Québec French puts the negation after the verb: "sautez-la pas", "sautez pas".
+    let mut k = 0;
+    while after
+        .get(k)
+        .is_some_and(|s| matches!(words[s.word], "la" | "le" | "les" | "l" | "moi" | "nous"))
+    {
+        k += 1;
+    }
+    if after.get(k).is_some_and(|s| words[s.word] == "pas") {
+        return Verdict::Not(REASON_NEGATED);
+    }
+    // "esta vez no la voy a saltar": a phrase ending in "no" negates the verb after it; the
+    // phrase itself is not the request then.
+    let ends_in_no = |s: &Seg| matches!(words[s.word + s.len - 1], "no" | "pas" | "not");
+    if before
+        .iter()
+        .rev()
+        .take(4)
+        .any(|s| matches!(s.role, Some(Role::Cue(..))) && s.len > 1 && ends_in_no(s))
+    {
+        return Verdict::Not(REASON_NEGATED);
+    }
+    if strength == Strength::Weak
+        && seg.len > 1
+        && ends_in_no(&seg)
+        && after
+            .iter()
+            .take(4)
+            .any(|s| matches!(s.role, Some(Role::Cue(a, Strength::Strong, _)) if a == action))
+    {
+        return Verdict::Not(REASON_NEGATED);
+    }
     // Another sense of the word: "skip the line", "skipped breakfast", "Skip says hi",
     // "help me decide", "my flight got delayed".
     if after.iter().take(3).any(|s| is(s, Role::Sense)) {
@@ -109,6 +141,9 @@ pub(super) fn judge(
     if matches!(action, Action::Skip | Action::Delay | Action::Undo)
         && (matches!(
             cue_word,
+            "salta" | "saute" | "sautent" | "saltan" | "skips" | "omiti" | "omito" | "pass"
+        ) || matches!(
+            cue_word,
             "skip"
                 | "skipping"
                 | "hold"
@@ -121,6 +156,17 @@ pub(super) fn judge(
                 | "reverse"
         ) || cue_end_word == "on" && cue_word == "hold")
         && object_is_not_the_order(words, after, rules)
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
+    // "count me out of the survey": out of something else.
+    if cue_end_word == "out"
+        && after.first().is_some_and(|s| words[s.word] == "of")
+        && !after
+            .iter()
+            .skip(1)
+            .take(3)
+            .any(|s| order_word(words[s.word]))
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
@@ -177,8 +223,14 @@ pub(super) fn judge(
             && !before
                 .iter()
                 .any(|s| matches!(words[s.word], "need" | "want" | "get"));
-        let helping = after.first().is_some_and(|n| {
-            matches!(words[n.word], "me" | "us" | "yourself" | "them")
+        let reflexive = after
+            .first()
+            .is_some_and(|n| matches!(words[n.word], "herself" | "himself" | "themselves"));
+        let helping = reflexive || after.first().is_some_and(|n| {
+            matches!(
+                words[n.word],
+                "me" | "us" | "yourself" | "them" | "herself" | "himself" | "themselves"
+            )
                 && after.get(1).is_some_and(|m| {
                     let grammar = matches!(
                         m.role,
@@ -198,7 +250,47 @@ pub(super) fn judge(
             // "ayúdame a escoger", "aidez-moi à choisir": help with something else.
             || after.first().is_some_and(|n| matches!(words[n.word], "a" | "pour"))
                 && !after.iter().any(|x| order_word(words[x.word]) && words[x.word] != "for");
-        if noun || helping {
+        // "some 15 minute options", "vegan options": choices of something else.
+        let modified = matches!(cue_word, "options" | "choices" | "opciones")
+            && seg.len == 1
+            && before.last().is_some_and(|p| {
+                p.role.is_none() && !matches!(words[p.word], "what" | "whats" | "my" | "any")
+            });
+        if modified {
+            return Verdict::Not(REASON_OTHER_SENSE);
+        }
+        // "needed help from the neighbour": help someone gave. "texts like a human",
+        // "what else can I do with the beet powder": something else.
+        let given = after.first().is_some_and(|n| words[n.word] == "from")
+            || before.last().is_some_and(|p| words[p.word] == "like")
+            || words[seg.word + seg.len - 1] == "do"
+                && after.first().is_some_and(|n| words[n.word] == "with")
+                && !after.iter().any(|x| order_word(words[x.word]));
+        if noun || helping || given {
+            return Verdict::Not(REASON_OTHER_SENSE);
+        }
+    }
+
+    // "my facebook status", "status: obsessed with the juice": the noun says nothing of an
+    // order unless it is asked about, short, or an order's.
+    if action == Action::Status && cue_word == "status" && seg.len == 1 {
+        let modified = before.last().is_some_and(|p| {
+            p.role.is_none() && !order_word(words[p.word]) && !matches!(words[p.word], "whats")
+        });
+        let orders = after.iter().take(3).any(|s| order_word(words[s.word]));
+        let said = !c.question
+            && after.first().is_some_and(|n| {
+                n.role.is_none()
+                    && !order_word(words[n.word])
+                    && !matches!(words[n.word], "update" | "report" | "check")
+            });
+        if modified
+            || said
+            || !(c.question
+                || orders
+                || segs.len() <= 4
+                || before.iter().any(|s| is(s, Role::Request)))
+        {
             return Verdict::Not(REASON_OTHER_SENSE);
         }
     }
@@ -296,6 +388,17 @@ pub(super) fn judge(
     if segs.iter().any(|s| is(s, Role::Hedge)) {
         return Verdict::Not(REASON_HEDGED);
     }
+    // "wud skip if i could": a wish, not a request.
+    if after.iter().enumerate().any(|(k, s)| {
+        is(s, Role::If)
+            && after
+                .iter()
+                .skip(k + 1)
+                .take(2)
+                .any(|n| matches!(words[n.word], "could" | "can" | "were" | "had" | "only"))
+    }) {
+        return Verdict::Not(REASON_HEDGED);
+    }
     if before.iter().any(|s| is(s, Role::If)) {
         return if c.question {
             Verdict::HowTo
@@ -330,30 +433,37 @@ pub(super) fn judge(
     {
         return Verdict::HowTo;
     }
+    let conj_once = segs.windows(2).any(|p| {
+        words[p[0].word] == "once"
+            && matches!(
+                words[p[1].word],
+                "we" | "i" | "im" | "were" | "you" | "they" | "its" | "it" | "he" | "she"
+            )
+    });
     if c.question
         && matches!(action, Action::Skip | Action::Delay)
         && segs.iter().any(|s| {
-            matches!(
-                words[s.word],
-                "once"
-                    | "twice"
-                    | "latest"
-                    | "maximum"
-                    | "max"
-                    | "limit"
-                    | "far"
-                    | "times"
-                    | "allowed"
-                    | "online"
-                    | "app"
-                    | "website"
-                    | "login"
-                    | "log"
-                    | "free"
-                    | "charged"
-                    | "lose"
-                    | "discount"
-            )
+            words[s.word] == "once" && !conj_once
+                || matches!(
+                    words[s.word],
+                    "twice"
+                        | "latest"
+                        | "maximum"
+                        | "max"
+                        | "limit"
+                        | "far"
+                        | "times"
+                        | "allowed"
+                        | "online"
+                        | "app"
+                        | "website"
+                        | "login"
+                        | "log"
+                        | "free"
+                        | "charged"
+                        | "lose"
+                        | "discount"
+                )
         })
     {
         return Verdict::HowTo;
@@ -364,9 +474,13 @@ pub(super) fn judge(
             || is(s, Role::Progressive)
             || is(s, Role::Copula) && matches!(words[s.word], "says")
     });
-    let at_start = before
-        .iter()
-        .all(|s| soft(s) || matches!(words[s.word], "wait" | "actually" | "oh" | "ok" | "okay"));
+    // "nvm skip it": a change of mind opens the clause.
+    let at_start = before.iter().all(|s| {
+        soft(s)
+            || matches!(words[s.word], "wait" | "actually" | "oh" | "ok" | "okay")
+            || action != Action::Undo
+                && matches!(s.role, Some(Role::Cue(Action::Undo, Strength::Weak, _)))
+    });
     let polite_after = after
         .iter()
         .any(|s| is(s, Role::Request) || is(s, Role::Polite));
@@ -394,6 +508,17 @@ pub(super) fn judge(
                     | "give"
             )
         });
+        // "I'll check the tracking later": the shopper's own plan, not a question.
+        let own_plan = before.iter().any(|s| {
+            is(s, Role::Request)
+                && matches!(
+                    words[s.word..s.word + s.len],
+                    ["i", "will"] | ["ill"] | ["we", "will"] | ["i", "ll"]
+                )
+        });
+        if own_plan && !c.question {
+            return Verdict::Not(REASON_NO_MATCH);
+        }
         if strength == Strength::Weak
             && !(framed_before
                 || at_start && segs.len() <= 3
@@ -410,6 +535,14 @@ pub(super) fn judge(
         return Verdict::Not(REASON_NO_MATCH);
     }
 
+    // "10/10 would wait 3 days for these again": a review, not a request.
+    if before
+        .last()
+        .is_some_and(|s| words[s.word] == "would" && s.len == 1)
+        && after.iter().any(|s| words[s.word] == "again")
+    {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
     if c.question {
         if framed_before {
             return Verdict::Request { sure: true };

@@ -3,7 +3,7 @@
 
 use super::super::super::RuleSet;
 use super::super::super::time;
-use super::super::super::words::Role;
+use super::super::super::words::{Role, Strength};
 use super::super::{Clause, Seg};
 use super::argument::times_after;
 use super::{is, is_time_word};
@@ -81,6 +81,7 @@ pub(super) fn determiner(w: &str) -> bool {
             | "mes"
             | "mi"
             | "los"
+            | "l"
     )
 }
 
@@ -108,6 +109,13 @@ pub(super) fn object_is_not_the_order(words: &[&str], after: &[Seg], rules: &Rul
         return false;
     };
     let w = words[next.word];
+    // "on saute celle-ci", "salta esta": a pronoun for the order.
+    if matches!(
+        w,
+        "celle" | "celui" | "ca" | "ceci" | "cela" | "esta" | "este" | "eso" | "esa"
+    ) {
+        return false;
+    }
     if k == 0 && next.role.is_some() {
         // Right after the verb, a known word is grammar ("skip it", "skip please").
         return false;
@@ -325,6 +333,11 @@ pub(super) fn accepted(words: &[&str]) -> bool {
         matches!(
             p,
             ["oh", "well"]
+                | ["you", "fixed"]
+                | ["sorted", "itself"]
+                | ["all", "sorted"]
+                | ["worked", "out"]
+                | ["fixed", "it"]
                 | ["its", "fine"]
                 | ["its", "ok"]
                 | ["no", "worries"]
@@ -340,6 +353,8 @@ pub(super) fn report_verb(w: &str) -> bool {
     matches!(
         w,
         "replied"
+            | "regret"
+            | "regretted"
             | "hit"
             | "pressed"
             | "texted"
@@ -411,7 +426,14 @@ pub(super) fn undone(words: &[&str], before: &[Seg], after: &[Seg]) -> bool {
     {
         k -= 1;
     }
-    if k > 0 && matches!(before[k - 1].role, Some(Role::Cue(Action::Undo, ..))) {
+    // "undo the skip", "never mind the skip"; not "nvm skip it".
+    if k > 0
+        && match before[k - 1].role {
+            Some(Role::Cue(Action::Undo, Strength::Strong, _)) => true,
+            Some(Role::Cue(Action::Undo, Strength::Weak, _)) => k < before.len(),
+            _ => false,
+        }
+    {
         return true;
     }
     if before.last().is_some_and(|s| report_verb(words[s.word])) {

@@ -53,8 +53,21 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                 | "weather"
                 | "have"
                 | "has"
+                | "last"
+                | "late"
+                | "previous"
+                | "came"
+                | "return"
+                | "refund"
+                | "label"
+                | "pick"
+                | "choose"
+                | "make"
         )
-    }) {
+    }) || segs
+        .windows(2)
+        .any(|p| matches!(w(&p[0]), "come" | "comes") && w(&p[1]) == "out")
+    {
         return None;
     }
     let when = segs.iter().position(|s| is(s, Role::When));
@@ -98,28 +111,33 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
             | "cuando"
             | "quand"
     ) || when.is_some_and(|wi| Some(wi) == head);
-    let framed = segs.iter().any(|s| {
-        matches!(
-            w(s),
-            "tell"
-                | "know"
-                | "wondering"
-                | "wonder"
-                | "confirm"
-                | "remind"
-                | "check"
-                | "sure"
-                | "dime"
-                | "digan"
-                | "decirme"
-                | "confirmar"
-                | "dire"
-                | "savoir"
-                | "confirmer"
-                | "confirmez"
-                | "jsp"
-        )
-    });
+    // "good to know it ships saturday": told, not asked.
+    let told = segs
+        .windows(3)
+        .any(|p| matches!(w(&p[0]), "good" | "nice" | "glad" | "great") && w(&p[2]) == "know");
+    let framed = !told
+        && segs.iter().any(|s| {
+            matches!(
+                w(s),
+                "tell"
+                    | "know"
+                    | "wondering"
+                    | "wonder"
+                    | "confirm"
+                    | "remind"
+                    | "check"
+                    | "sure"
+                    | "dime"
+                    | "digan"
+                    | "decirme"
+                    | "confirmar"
+                    | "dire"
+                    | "savoir"
+                    | "confirmer"
+                    | "confirmez"
+                    | "jsp"
+            )
+        });
     if !(c.question || aux_first || framed || asking && when.is_some()) {
         return None;
     }
@@ -215,22 +233,28 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                     | "scheduled"
                     | "expect"
                     | "sent"
-                    | "go"
                     | "going"
                     | "gone"
                     | "went"
                     | "left"
-                    | "way"
                     | "here"
                     | "show"
                     | "through"
                     | "getting"
                     | "get"
             )
-    }) || noun
-        && segs
-            .iter()
-            .any(|s| matches!(w(s), "still" | "toujours" | "todavia" | "sigue"));
+    }) || segs
+        .windows(2)
+        .any(|p| w(&p[0]) == "go" && matches!(w(&p[1]), "out" | "off"))
+        || segs.windows(3).any(|p| {
+            w(&p[0]) == "on"
+                && matches!(w(&p[1]), "the" | "its" | "my" | "our")
+                && w(&p[2]) == "way"
+        })
+        || noun
+            && segs
+                .iter()
+                .any(|s| matches!(w(s), "still" | "toujours" | "todavia" | "sigue"));
     let date_noun = segs
         .iter()
         .any(|s| matches!(w(s), "date" | "day" | "fecha" | "dia" | "jour" | "hora"));
