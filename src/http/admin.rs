@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -15,10 +15,13 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::store::{JobState, Requeue};
 
 pub fn api_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/messages/{id}", get(message))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{id}/retry", post(retry_job))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 
@@ -109,6 +112,57 @@ async fn message(
         "outcomes": outcomes,
         "outcomes_error": outcomes_error,
     })))
+}
+
+#[derive(serde::Deserialize)]
+struct JobsQuery {
+    state: Option<String>,
+    shop: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The job queue, newest first: `?state=discarded&shop=...&limit=`.
+async fn jobs(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<JobState>().map_err(|_| {
+            let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid("state", format!("{s:?} is not one of {}", names.join(", ")))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let shop = q.shop.as_deref().filter(|s| !s.is_empty());
+    let jobs = state.store.list_jobs(wanted, shop, limit).await?;
+    Ok(Json(json!({ "jobs": jobs })))
+}
+
+/// Puts a discarded job back in the queue (its cause fixed): 404 for no such job, 409 for a
+/// job that is not discarded.
+async fn retry_job(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    match state.store.requeue_discarded(id).await? {
+        Requeue::Queued => {
+            tracing::info!(
+                job_id = id,
+                "discarded job put back in the queue by an operator"
+            );
+            state.wake.notify_one();
+            Ok(Json(json!({ "id": id, "state": JobState::Available })))
+        }
+        Requeue::NotFound => Err(ApiError::not_found(format!("no job {id}"))),
+        Requeue::NotDiscarded(s) => Err(ApiError::conflict(format!(
+            "job {id} is {}; only a discarded job can be retried",
+            s.as_str()
+        ))),
+    }
 }
 
 fn ms_to_rfc3339(ms: i64) -> String {

@@ -10,6 +10,8 @@ use serde_json::json;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// One entry per problem, each naming its field path (422s).
+    details: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -17,7 +19,20 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+    /// A request that cannot be carried out as asked: 422, naming the field.
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        let problem = problem.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{field}: {problem}"),
+            details: vec![json!({ "field": field, "problem": problem })],
+        }
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -55,6 +70,10 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(json!({ "error": self.message, "details": self.details })),
+        )
+            .into_response()
     }
 }

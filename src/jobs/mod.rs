@@ -265,6 +265,7 @@ async fn attempt(
         guard,
         lease_ms: lease_ms(&ctx.config),
         last_attempt: job.is_last_attempt(),
+        abandon: job.must_abandon(),
         metrics: &ctx.metrics,
     }
     .run()

@@ -122,6 +122,12 @@ impl ClaimedJob {
     pub fn is_last_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
     }
+    /// A job rescued [`RESCUE_SPARE`] times past its last attempt keeps stopping its worker
+    /// (a poison message, a platform call that hangs the process): it is given up without any
+    /// platform call, and the shopper is told.
+    pub fn must_abandon(&self) -> bool {
+        self.attempt > self.max_attempts + RESCUE_SPARE
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -178,6 +184,40 @@ impl TryFrom<Row> for JobRow {
             created_at: r.created_at,
         })
     }
+}
+
+/// A job in the operator's list: the job and what it is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobListing {
+    #[serde(flatten)]
+    pub job: JobRow,
+    pub message_id: String,
+    pub shop_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    id: i64,
+    kind: String,
+    state: String,
+    attempt: i64,
+    max_attempts: i64,
+    scheduled_at: i64,
+    attempted_at: Option<i64>,
+    finalized_at: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    message_id: String,
+    shop_id: String,
+}
+
+/// What asking to retry a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    Queued,
+    NotFound,
+    /// Only a discarded job can be retried; this one is in another state.
+    NotDiscarded(JobState),
 }
 
 /// Attempts a job may still get past its last one after being rescued (its worker died).
@@ -316,16 +356,17 @@ impl Store {
     }
 
     /// Returns expired leases to the queue. A job rescued on (or after) its last attempt
-    /// gets one more, run as a last attempt, so the shopper is still told what happened;
-    /// only a job that keeps dying [`RESCUE_SPARE`] attempts past its last is discarded as it
-    /// is. Only rows still `running` past their lease are touched, so a job that finished in
-    /// the meantime is never overwritten.
+    /// gets one more, run as a last attempt, so the shopper is still told what happened. A
+    /// job that keeps dying past [`RESCUE_SPARE`] more is given up without calling the
+    /// platform at all (see [`ClaimedJob::must_abandon`]); only one that dies even then is
+    /// discarded here, loudly. Only rows still `running` past their lease are touched, so a
+    /// job that finished in the meantime is never overwritten.
     pub async fn rescue_expired(&self) -> Result<u64, StoreError> {
         let now = self.backend.now_ms_sql();
         let r = sqlx::query(&format!(
             "UPDATE jobs SET \
-               state = CASE WHEN attempt >= max_attempts + $1 THEN 'discarded' ELSE 'retryable' END, \
-               finalized_at = CASE WHEN attempt >= max_attempts + $1 THEN {now} ELSE NULL END, \
+               state = CASE WHEN attempt > max_attempts + $1 + 1 THEN 'discarded' ELSE 'retryable' END, \
+               finalized_at = CASE WHEN attempt > max_attempts + $1 + 1 THEN {now} ELSE NULL END, \
                last_error = 'lease expired (worker stopped or stalled)', \
                locked_by = NULL, lease_until = NULL, scheduled_at = {now} \
              WHERE state = 'running' AND lease_until < {now}"
@@ -345,6 +386,97 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(JobRow::try_from).collect()
+    }
+
+    /// The queue for an operator: newest first, optionally one state and one shop.
+    pub async fn list_jobs(
+        &self,
+        state: Option<JobState>,
+        shop: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<JobListing>, StoreError> {
+        let rows: Vec<ListingRow> = sqlx::query_as(
+            "SELECT id, kind, state, attempt, max_attempts, scheduled_at, attempted_at, finalized_at, \
+             last_error, created_at, message_id, shop_id FROM jobs \
+             WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR shop_id = $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(state.map(JobState::as_str))
+        .bind(shop)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JobListing {
+                    message_id: r.message_id,
+                    shop_id: r.shop_id,
+                    job: JobRow::try_from(Row {
+                        id: r.id,
+                        kind: r.kind,
+                        state: r.state,
+                        attempt: r.attempt,
+                        max_attempts: r.max_attempts,
+                        scheduled_at: r.scheduled_at,
+                        attempted_at: r.attempted_at,
+                        finalized_at: r.finalized_at,
+                        last_error: r.last_error,
+                        created_at: r.created_at,
+                    })?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a discarded job back in the queue, once its cause is fixed, in one transaction.
+    /// Its outcomes that failed on our side (`platform_error`) are reopened: one that names a
+    /// write goes back to `writing`, so the next attempt reads the platform before it writes
+    /// again (the write may have landed); a failure before anything was planned is removed,
+    /// so the job plans afresh. Outcomes that are done, or refused for the shopper's reasons,
+    /// stay as they are.
+    pub async fn requeue_discarded(&self, id: i64) -> Result<Requeue, StoreError> {
+        let now = self.backend.now_ms_sql();
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT state, message_id FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((state, message_id)) = row else {
+            return Ok(Requeue::NotFound);
+        };
+        let state: JobState = parse("job state", &state)?;
+        if state != JobState::Discarded {
+            return Ok(Requeue::NotDiscarded(state));
+        }
+        sqlx::query(
+            "DELETE FROM outcomes WHERE message_id = $1 AND state = 'failed' \
+             AND reason = 'platform_error' AND context IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.message_id = $1 \
+               AND NOT (o.state = 'failed' AND o.reason = 'platform_error' AND o.context IS NULL))",
+        )
+        .bind(&message_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE outcomes SET state = 'writing', reason = NULL, detail = NULL, \
+             event_type = NULL, event_body = NULL, event_state = 'none', updated_at = {now} \
+             WHERE message_id = $1 AND state = 'failed' AND reason = 'platform_error' \
+             AND context IS NOT NULL"
+        ))
+        .bind(&message_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE jobs SET state = 'available', attempt = 0, scheduled_at = {now}, \
+             finalized_at = NULL, locked_by = NULL, lease_until = NULL WHERE id = $1"
+        ))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Requeue::Queued)
     }
 
     /// Jobs not yet finished (available, running or retryable): tests and the demo wait on it.

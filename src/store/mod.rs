@@ -19,7 +19,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use crate::config::DatabaseConfig;
 
 pub use error::StoreError;
-pub use jobs::{ClaimedJob, JobGuard, JobKind, JobState, NewJob};
+pub use jobs::{ClaimedJob, JobGuard, JobKind, JobListing, JobState, NewJob, Requeue};
 pub use messages::{Inserted, MessageStatus, NewMessage, StoredMessage};
 pub use outcomes::{
     EventState, History, LastSkip, Outcome, OutcomeRef, OutcomeState, PastChange, Target,

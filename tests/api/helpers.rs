@@ -298,6 +298,15 @@ impl TestApp {
             .expect("admin request")
     }
 
+    pub async fn admin_post(&self, path: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin request")
+    }
+
     /// Events Postscript accepted, in order.
     pub fn events(&self) -> Vec<Value> {
         self.postscript.events()

@@ -125,6 +125,124 @@ async fn a_job_rescued_on_its_last_attempt_still_tells_the_shopper() {
 }
 
 #[tokio::test]
+async fn a_discarded_job_can_be_retried_once_its_cause_is_fixed() {
+    let t = spawn_app_with(Timing {
+        max_attempts: 2,
+        ..Timing::default()
+    })
+    .await;
+    t.skio
+        .inject(Fault::times("skip", 10, FaultKind::Status(503)));
+    let id = send(&t, "skip").await;
+    t.drain().await;
+    let listed: Value = t
+        .admin_get("/api/v1/jobs?state=discarded")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let jobs = listed["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{listed}");
+    assert_eq!(jobs[0]["message_id"], id.as_str());
+    assert_eq!(jobs[0]["shop_id"], SHOP);
+    let job_id = jobs[0]["id"].as_i64().unwrap();
+    let none: Value = t
+        .admin_get("/api/v1/jobs?state=completed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["jobs"].as_array().unwrap().len(), 0, "{none}");
+    let bad = t.admin_get("/api/v1/jobs?state=broken").await;
+    assert_eq!(bad.status(), 422);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["details"][0]["field"], "state", "{bad}");
+
+    // The operator fixes the cause and retries: the skip is made once, and told.
+    t.skio.clear_faults();
+    let r = t.admin_post(&format!("/api/v1/jobs/{job_id}/retry")).await;
+    assert_eq!(r.status(), 200);
+    t.drain().await;
+    let types: Vec<String> = t
+        .events()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        ["keyword_action_failed", "order_skipped"],
+        "{:#?}",
+        t.events()
+    );
+    let m = view(&t, &id).await;
+    assert_eq!(m["jobs"][0]["state"], "completed", "{m}");
+    assert_eq!(m["outcomes"][0]["state"], "done", "{m}");
+    assert_eq!(
+        t.skio.requests_for("skip").len(),
+        3,
+        "two refused attempts, then one skip after reading the subscription back"
+    );
+
+    // Only a discarded job can be retried; an unknown one is 404.
+    let again = t.admin_post(&format!("/api/v1/jobs/{job_id}/retry")).await;
+    assert_eq!(again.status(), 409);
+    let unknown = t.admin_post("/api/v1/jobs/999999/retry").await;
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_stopping_its_worker_is_given_up_and_told() {
+    let timing = Timing {
+        max_attempts: 1,
+        lease_seconds: 1,
+        ..Timing::default()
+    };
+    let mut t = spawn_app_with(timing.clone()).await;
+    // Every lookup hangs, and the worker dies with it: a poison message.
+    t.skio.inject(Fault::times(
+        "lookup",
+        100,
+        FaultKind::Delay(std::time::Duration::from_secs(30)),
+    ));
+    let id = send(&t, "skip").await;
+    // The last attempt, then RESCUE_SPARE (3) more, each killed mid-lookup.
+    for n in 1..=4 {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while t.skio.requests_for("lookup").len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "attempt {n} never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        t.app.take().unwrap().crash();
+        t.start(&timing).await;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let job = view(&t, &id).await["jobs"][0].clone();
+        if job["state"] == "discarded" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never given up: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let events = t.events();
+    assert_eq!(events.len(), 1, "never silence: {events:#?}");
+    assert_eq!(events[0]["type"], "keyword_action_failed");
+    assert_eq!(events[0]["properties"]["reason"], "platform_error");
+    assert_eq!(
+        t.skio.requests_for("lookup").len(),
+        4,
+        "the abandoning attempt calls no platform"
+    );
+    assert!(t.skio.requests_for("skip").is_empty());
+}
+
+#[tokio::test]
 async fn serving_without_the_schema_is_not_ready_and_says_why() {
     let mut t = spawn_app().await;
     t.app.take().unwrap().shutdown().await;

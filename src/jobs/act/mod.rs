@@ -117,6 +117,8 @@ pub struct Attempt<'a> {
     pub lease_ms: i64,
     /// On the last attempt, retryable failures become `platform_error` outcomes instead.
     pub last_attempt: bool,
+    /// The job kept stopping its worker: tell the shopper it failed, call no platform.
+    pub abandon: bool,
     pub metrics: &'a Metrics,
 }
 
@@ -127,6 +129,9 @@ impl Attempt<'_> {
             return Ok(Finished::Done); // an ignored message never gets a job, but be safe
         };
         let mut outcomes = self.store.outcomes(&self.message.id).await?;
+        if self.abandon {
+            return self.abandon(&intent, outcomes).await;
+        }
         if outcomes.is_empty() {
             let steps = match self.decide(&intent).await {
                 Ok(steps) => steps,
@@ -170,6 +175,51 @@ impl Attempt<'_> {
                 None => Finished::Done,
             },
         )
+    }
+
+    /// Gives the job up without a platform call: every outcome not yet final fails as
+    /// `platform_error` (a write in flight may have landed; the operator's retry reads it
+    /// back), and the shopper is told.
+    async fn abandon(
+        &self,
+        intent: &Intent,
+        mut outcomes: Vec<Outcome>,
+    ) -> Result<Finished, ActError> {
+        let detail = "the job stopped its worker on every attempt; given up without calling \
+                      the platform";
+        tracing::error!("job keeps stopping its worker; giving it up and telling the shopper");
+        if outcomes.is_empty() {
+            let failure = plan::Failure {
+                action: intent.action,
+                reason: FailureReason::PlatformError,
+                detail: detail.to_owned(),
+                next_date: None,
+                platform: None,
+                subscription_id: None,
+                undoes: None,
+            };
+            outcomes = vec![confirm::outcome_of(
+                self.message,
+                intent,
+                0,
+                Step::Fail(failure),
+            )];
+            self.store
+                .record_outcomes(self.guard, self.lease_ms, &outcomes)
+                .await?;
+        }
+        for o in outcomes.iter_mut() {
+            if matches!(o.state, OutcomeState::Planned | OutcomeState::Writing) {
+                self.fail(o, intent, FailureReason::PlatformError, detail)
+                    .await?;
+            }
+        }
+        for o in outcomes.iter_mut() {
+            if o.event_state == EventState::Pending {
+                self.send_event(o).await?;
+            }
+        }
+        Ok(Finished::GaveUp(detail.to_owned()))
     }
 
     /// Looks up what the plan needs and plans. Reads only: nothing is written anywhere until

@@ -129,6 +129,7 @@ async fn the_permit_is_taken_before_the_write_is_recorded_as_in_flight() {
         guard: &guard,
         lease_ms: 1,
         last_attempt: false,
+        abandon: false,
         metrics: &metrics,
     };
     // The lookup takes the account's only permit of this second, so the skip waits ~1 s for
@@ -172,6 +173,7 @@ async fn the_permit_is_taken_before_the_write_is_recorded_as_in_flight() {
         guard: &guard_b,
         lease_ms: 60_000,
         last_attempt: false,
+        abandon: false,
         metrics: &metrics,
     };
     assert_eq!(attempt_b.run().await.unwrap(), Finished::Done);
