@@ -18,12 +18,20 @@ fn labels<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
     pairs.into_iter().map(|(k, v)| (k, v.to_owned())).collect()
 }
 
+/// Shown without its counters: a registry is not worth printing in a log line.
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     webhooks: Family<Labels, Counter>,
     outbound_calls: Family<Labels, Counter>,
     outbound_seconds: Family<Labels, Histogram>,
     outbound_auth_failures: Family<Labels, Counter>,
+    outbound_operator_errors: Family<Labels, Counter>,
     events: Family<Labels, Counter>,
     outcomes: Family<Labels, Counter>,
     job_attempts: Family<Labels, Counter>,
@@ -67,6 +75,13 @@ impl Metrics {
             "Outbound calls refused for our credentials (401/403): an operator must fix the token",
             outbound_auth_failures.clone(),
         );
+        let outbound_operator_errors = Family::<Labels, Counter>::default();
+        registry.register(
+            "keyroute_outbound_operator_errors",
+            "Outbound calls refused for a cause an operator must fix: credentials (401/403), or \
+             a request the platform's schema rejects",
+            outbound_operator_errors.clone(),
+        );
         let events = Family::<Labels, Counter>::default();
         registry.register(
             "keyroute_events",
@@ -103,6 +118,7 @@ impl Metrics {
             outbound_calls,
             outbound_seconds,
             outbound_auth_failures,
+            outbound_operator_errors,
             events,
             outcomes,
             job_attempts,
@@ -132,6 +148,12 @@ impl Metrics {
 
     pub fn outbound_auth_failure(&self, service: &str, op: &str) {
         self.outbound_auth_failures
+            .get_or_create(&labels([("service", service), ("op", op)]))
+            .inc();
+    }
+
+    pub fn outbound_operator_error(&self, service: &str, op: &str) {
+        self.outbound_operator_errors
             .get_or_create(&labels([("service", service), ("op", op)]))
             .inc();
     }

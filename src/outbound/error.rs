@@ -105,9 +105,19 @@ pub struct Answer {
     pub body: Bytes,
     pub(super) service: &'static str,
     pub(super) op: &'static str,
+    pub(super) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Answer {
+    /// An answer that says our request is wrong in a way only an operator can fix (a
+    /// GraphQL schema error inside a 200): logged loudly, counted in
+    /// `keyroute_outbound_operator_errors`, final.
+    pub fn operator_error(&self, detail: String) -> OutboundError {
+        tracing::error!(service = self.service, op = self.op, %detail, "request rejected by the platform's schema");
+        self.metrics.outbound_operator_error(self.service, self.op);
+        OutboundError::operator(self.service, self.op, detail)
+    }
+
     /// The JSON body of a 2xx answer; a 4xx becomes [`OutboundError::Refused`] with the
     /// service's message. An unreadable 2xx body is retryable (a proxy's error page).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, OutboundError> {

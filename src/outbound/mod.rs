@@ -234,6 +234,7 @@ impl Account {
             }),
             Class::Credentials => {
                 self.metrics.outbound_auth_failure(service, op);
+                self.metrics.outbound_operator_error(service, op);
                 let detail = format!(
                     "HTTP {}: {} (check this account's token in the config)",
                     status.as_u16(),
@@ -247,6 +248,7 @@ impl Account {
                 body,
                 service,
                 op,
+                metrics: self.metrics.clone(),
             }),
         }
     }

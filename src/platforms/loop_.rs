@@ -114,6 +114,8 @@ struct LoopSubscription {
 #[serde(rename_all = "camelCase")]
 struct LoopCustomer {
     shopify_id: Value,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 /// Loop ids arrive as numbers or strings; writes take the bare internal number.
@@ -209,16 +211,30 @@ impl Loop {
         if let Some(hit) = self.customers.get(&key) {
             return Ok(hit);
         }
-        let first = match self
+        let found = match self
             .read("customer", &wire::customer_by_email(email))
             .await?
         {
-            Some(Value::Array(mut a)) if !a.is_empty() => Some(a.swap_remove(0)),
-            Some(v @ Value::Object(_)) => Some(v),
-            _ => None,
+            Some(Value::Array(a)) => a,
+            Some(v @ Value::Object(_)) => vec![v],
+            _ => Vec::new(),
         };
-        let id = first
-            .and_then(|c| serde_json::from_value::<LoopCustomer>(c).ok())
+        // Only the customer with exactly this email is the shopper: a search that also
+        // matches other addresses ("ann@" in "joann@") must not pick the first hit.
+        // A lone record that does not say its email is taken as the search's answer.
+        let customers: Vec<LoopCustomer> = found
+            .into_iter()
+            .filter_map(|c| serde_json::from_value::<LoopCustomer>(c).ok())
+            .collect();
+        let lone = customers.len() == 1 && customers[0].email.is_none();
+        let id = customers
+            .iter()
+            .find(|c| {
+                lone || c
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
             .and_then(|c| id_string(&c.shopify_id));
         self.customers.insert(key, id.clone());
         Ok(id)

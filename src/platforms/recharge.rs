@@ -31,17 +31,26 @@ pub mod wire {
     fn enc(s: &str) -> String {
         url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
     }
+    /// Records per list page: the most 2021-11 allows (its default is 50).
+    pub const PAGE: usize = 250;
     pub fn customers_by_email(email: &str) -> String {
-        format!("/customers?email={}", enc(email))
+        format!("/customers?email={}&limit={PAGE}", enc(email))
     }
     pub fn active_subscriptions(customer_id: &str) -> String {
         format!(
-            "/subscriptions?customer_id={}&status=active",
+            "/subscriptions?customer_id={}&status=active&limit={PAGE}",
             enc(customer_id)
         )
     }
     pub fn queued_charges(customer_id: &str) -> String {
-        format!("/charges?customer_id={}&status=queued", enc(customer_id))
+        format!(
+            "/charges?customer_id={}&status=queued&limit={PAGE}",
+            enc(customer_id)
+        )
+    }
+    /// The next page of a list: the cursor carries the filters and the order.
+    pub fn next_page(resource: &str, cursor: &str) -> String {
+        format!("/{resource}?cursor={}&limit={PAGE}", enc(cursor))
     }
     pub fn skip_charge(charge_id: &str) -> String {
         format!("/charges/{charge_id}/skip")
@@ -92,9 +101,40 @@ fn id_value(id: &str) -> Value {
     id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
+/// Pages a shopper's list may span before the lookup gives up (250 records each).
+const MAX_PAGES: usize = 20;
+
 impl Recharge {
     pub fn new(client: Account, tz: TimeZone) -> Self {
         Self { client, tz }
+    }
+
+    /// Every record of a list, following `next_cursor` page by page. A list longer than
+    /// [`MAX_PAGES`] is an error rather than a silent cut: the record the shopper means may
+    /// be on a page not read.
+    async fn list_all(
+        &self,
+        op: &'static str,
+        resource: &str,
+        first: String,
+    ) -> Result<Vec<Value>, OutboundError> {
+        let mut out = Vec::new();
+        let mut path = first;
+        for _ in 0..MAX_PAGES {
+            let v = self.client.json_call(op, Method::GET, &path, None).await?;
+            if let Some(list) = v.get(resource).and_then(Value::as_array) {
+                out.extend(list.iter().cloned());
+            }
+            match v.get("next_cursor").and_then(Value::as_str) {
+                Some(c) if !c.is_empty() => path = wire::next_page(resource, c),
+                _ => return Ok(out),
+            }
+        }
+        Err(OutboundError::operator(
+            SERVICE,
+            op,
+            format!("{resource}: more than {MAX_PAGES} pages of {}", wire::PAGE),
+        ))
     }
 
     fn to_subscription(&self, v: &Value) -> Option<Subscription> {
@@ -114,20 +154,9 @@ impl Recharge {
         let Some(customer) = sub.extra.get(CUSTOMER) else {
             return Ok(None);
         };
-        let v = self
-            .client
-            .json_call(
-                "charges",
-                Method::GET,
-                &wire::queued_charges(customer),
-                None,
-            )
+        let charges = self
+            .list_all("charges", "charges", wire::queued_charges(customer))
             .await?;
-        let charges = v
-            .get("charges")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         let holds = |c: &Value| {
             c.get("line_items")
                 .and_then(Value::as_array)
@@ -166,44 +195,28 @@ impl Platform for Recharge {
         let Some(email) = &shopper.email else {
             return Ok(Vec::new());
         };
-        let v = self
-            .client
-            .json_call(
-                "customer",
-                Method::GET,
-                &wire::customers_by_email(email),
-                None,
-            )
-            .await?;
-        let customers: Vec<String> = v
-            .get("customers")
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c.get("id").and_then(id_of))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let customers: Vec<String> = self
+            .list_all("customer", "customers", wire::customers_by_email(email))
+            .await?
+            .iter()
+            .filter_map(|c| c.get("id").and_then(id_of))
+            .collect();
         let mut subs = Vec::new();
         for customer in customers {
-            let v = self
-                .client
-                .json_call(
+            let list = self
+                .list_all(
                     "lookup",
-                    Method::GET,
-                    &wire::active_subscriptions(&customer),
-                    None,
+                    "subscriptions",
+                    wire::active_subscriptions(&customer),
                 )
                 .await?;
-            if let Some(list) = v.get("subscriptions").and_then(Value::as_array) {
-                subs.extend(list.iter().filter_map(|s| {
-                    let mut sub = self.to_subscription(s)?;
-                    sub.extra
-                        .entry(CUSTOMER.to_owned())
-                        .or_insert_with(|| customer.clone());
-                    Some(sub)
-                }));
-            }
+            subs.extend(list.iter().filter_map(|s| {
+                let mut sub = self.to_subscription(s)?;
+                sub.extra
+                    .entry(CUSTOMER.to_owned())
+                    .or_insert_with(|| customer.clone());
+                Some(sub)
+            }));
         }
         Ok(subs)
     }

@@ -121,8 +121,7 @@ fn data_field(op: &'static str, answer: &Answer, field: &str) -> Result<Value, O
             return Err(OutboundError::retryable(SERVICE, op, detail));
         }
         if codes.iter().any(|c| wire::OPERATOR_CODES.contains(c)) {
-            tracing::error!(op, %detail, "Skio rejected our GraphQL request");
-            return Err(OutboundError::operator(SERVICE, op, detail));
+            return Err(answer.operator_error(detail));
         }
         return Err(OutboundError::refused(SERVICE, op, detail));
     }

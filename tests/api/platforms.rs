@@ -185,19 +185,19 @@ async fn recharge_skip_end_to_end() {
     );
     assert_eq!(
         customer.query.as_deref(),
-        Some("email=Other.Shopper%40example.com")
+        Some("email=Other.Shopper%40example.com&limit=250")
     );
     assert_recharge_headers(&customer);
     let lookup = one(t.recharge.requests_for("lookup"), "lookup");
     assert_eq!(lookup.path, "/subscriptions");
     assert_eq!(
         lookup.query.as_deref(),
-        Some(format!("customer_id={RECHARGE_CUSTOMER}&status=active").as_str())
+        Some(format!("customer_id={RECHARGE_CUSTOMER}&status=active&limit=250").as_str())
     );
     let charges = one(t.recharge.requests_for("charges"), "charges");
     assert_eq!(
         charges.query.as_deref(),
-        Some(format!("customer_id={RECHARGE_CUSTOMER}&status=queued").as_str())
+        Some(format!("customer_id={RECHARGE_CUSTOMER}&status=queued&limit=250").as_str())
     );
     let skip = one(t.recharge.requests_for("skip"), "skip");
     assert_eq!(

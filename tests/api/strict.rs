@@ -2,7 +2,7 @@
 //! adapters were only as careful as our first reading of the docs.
 
 use jiff::{SignedDuration, ToSpan};
-use keyroute_sandbox::{LoopSub, PriveSub, SimSubscriber, SkioSub, SmartrrSub};
+use keyroute_sandbox::{Fault, FaultKind, LoopSub, PriveSub, SimSubscriber, SkioSub, SmartrrSub};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -50,6 +50,14 @@ async fn a_skio_schema_error_is_platform_error_never_not_allowed() {
     assert_eq!(e["type"], "keyword_action_failed");
     assert_eq!(e["properties"]["reason"], "platform_error");
     assert_eq!(t.skio.requests_for("skip").len(), 1, "not retried");
+    // Counted, so an operator's alert can see it.
+    let metrics = t.http.get(t.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("keyroute_outbound_operator_errors_total") && l.contains("skio"))
+        .unwrap_or_else(|| panic!("not counted:\n{metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
 }
 
 #[tokio::test]
@@ -93,6 +101,42 @@ async fn a_skio_delay_reports_the_date_skio_holds() {
         asked.checked_sub(1.day()).unwrap().to_string(),
         "the date Skio holds, not the one asked for"
     );
+}
+
+#[tokio::test]
+async fn a_set_date_that_landed_a_day_off_is_confirmed_on_the_last_attempt() {
+    let t = spawn_app_with(Timing {
+        max_attempts: 1,
+        ..Timing::default()
+    })
+    .await;
+    // As above, Skio will hold the day before the one asked for; and the answer is lost.
+    subscriber(&t, "s_early", "+15555550910", None, None);
+    let next = t
+        .next_billing
+        .checked_sub(SignedDuration::from_hours(13))
+        .unwrap();
+    t.skio.add_subscription(SkioSub {
+        id: "3d9a6b1e-0c4f-4a2b-8e7d-5f6a7b8c9d0f".into(),
+        phone: "+15555550910".into(),
+        email: None,
+        status: "ACTIVE".into(),
+        next_billing: next,
+        interval_days: 30,
+    });
+    t.skio
+        .inject(Fault::once("set_date", FaultKind::ApplyThenStatus(502)));
+    text(&t, SHOP, "s_early", "+15555550910", "delay 2 weeks").await;
+    t.drain().await;
+    let ny = jiff::tz::TimeZone::get(TZ).unwrap();
+    let asked = next.to_zoned(ny).date().checked_add(14.days()).unwrap();
+    let e = only_event(&t);
+    assert_eq!(e["type"], "order_delayed", "it landed: {e}");
+    assert_eq!(
+        e["properties"]["new_delivery_date"],
+        asked.checked_sub(1.day()).unwrap().to_string()
+    );
+    assert_eq!(t.skio.requests_for("set_date").len(), 1, "not repeated");
 }
 
 #[tokio::test]
@@ -227,6 +271,45 @@ async fn a_loop_customer_found_by_email_is_not_looked_up_again() {
 }
 
 #[tokio::test]
+async fn loop_finds_ann_not_joann() {
+    let t = spawn_app().await;
+    t.loop_.set_substring_email_search(true);
+    // joann first, so a search that takes the first hit takes the wrong shopper.
+    for (id, phone, email, sub, customer) in [
+        (
+            "s_joann",
+            "+15555570012",
+            "joann@example.com",
+            44_002,
+            7_400_002,
+        ),
+        (
+            "s_ann",
+            "+15555570011",
+            "ann@example.com",
+            44_001,
+            7_400_001,
+        ),
+    ] {
+        subscriber(&t, id, phone, Some(email), None);
+        t.loop_.add_subscription(LoopSub {
+            id: sub,
+            shopify_id: 9_400_000 + sub,
+            customer_shopify_id: customer,
+            email: Some(email.into()),
+            status: "ACTIVE".into(),
+            next_billing_epoch: t.next_billing.as_second(),
+            interval_days: 30,
+        });
+    }
+    text(&t, SHOP, "s_ann", "+15555570011", "skip").await;
+    t.drain().await;
+    assert_eq!(t.loop_.skips_applied(44_001), 1);
+    assert_eq!(t.loop_.skips_applied(44_002), 0);
+    assert_eq!(only_event(&t)["properties"]["subscription_id"], "44001");
+}
+
+#[tokio::test]
 async fn smartrr_finds_ann_not_joann() {
     let t = spawn_app().await;
     for (id, phone, email, sub) in [
@@ -343,6 +426,61 @@ async fn a_prive_delay_keeps_the_gap_between_billing_and_delivery() {
             .duration_since(billing),
         SignedDuration::from_hours(72)
     );
+}
+
+#[tokio::test]
+async fn recharge_lists_are_followed_past_the_first_page() {
+    let t = spawn_app().await;
+    let next = t.next_date();
+    // 260 later queued charges; lists come newest id first, so the charge of the next date
+    // is on the second page even at the largest page Recharge gives (250).
+    for k in 1..=260 {
+        t.recharge
+            .add_queued_charge(RECHARGE_SUB, next.checked_add((7 * k).days()).unwrap());
+    }
+    text(&t, SHOP_RECHARGE, OTHER_SUBSCRIBER, OTHER_PHONE, "skip").await;
+    t.drain().await;
+    assert_eq!(t.recharge.skipped_dates(RECHARGE_SUB), vec![next]);
+    let e = only_event(&t);
+    assert_eq!(e["type"], "order_skipped", "{e}");
+    assert_eq!(e["properties"]["skipped_date"], next.to_string());
+    let pages: Vec<String> = t
+        .recharge
+        .requests_for("charges")
+        .iter()
+        .filter_map(|r| r.query.clone())
+        .collect();
+    assert!(
+        pages.iter().any(|q| q.contains("cursor=")),
+        "the second page was read: {pages:?}"
+    );
+}
+
+#[tokio::test]
+async fn recharge_without_a_charge_on_the_next_date_fails_clearly() {
+    let t = spawn_app_with(Timing {
+        max_attempts: 2,
+        ..Timing::default()
+    })
+    .await;
+    let next = t.next_date();
+    t.recharge
+        .add_queued_charge(RECHARGE_SUB, next.checked_add(30.days()).unwrap());
+    assert!(t.recharge.drop_next_charge(RECHARGE_SUB));
+    text(&t, SHOP_RECHARGE, OTHER_SUBSCRIBER, OTHER_PHONE, "skip").await;
+    t.drain().await;
+    assert!(
+        t.recharge.requests_for("skip").is_empty(),
+        "the later charge is another order: never skipped"
+    );
+    assert_eq!(
+        t.recharge.requests_for("charges").len(),
+        2,
+        "read again on the next attempt"
+    );
+    let e = only_event(&t);
+    assert_eq!(e["type"], "keyword_action_failed");
+    assert_eq!(e["properties"]["reason"], "platform_error");
 }
 
 #[tokio::test]

@@ -96,6 +96,10 @@ pub struct LoopState {
     customers: Vec<LoopCustomer>,
     writes: HashMap<i64, Writes>,
     next_customer_id: i64,
+    /// Whether `GET /customer?email=` matches substrings (`ann@` also finds `joann@`), as
+    /// Smartrr's filter does. Loop's own behaviour is not documented; a client must keep only
+    /// exact matches either way.
+    substring_email: bool,
     /// In a `RefCell` because the limits are decided in [`Platform::parse`] (`&self`): it is
     /// the only hook that runs once per request, under the simulator's lock, before faults and
     /// before the call is applied. `common.rs`'s own limiter has one window for the whole
@@ -262,6 +266,7 @@ impl LoopSim {
             customers: Vec::new(),
             writes: HashMap::new(),
             next_customer_id: 77_001,
+            substring_email: false,
             limits: RefCell::new(RateLimits::new()),
         })
         .await
@@ -324,6 +329,12 @@ impl LoopSim {
     /// How many reschedules were really applied to this subscription.
     pub fn dates_set(&self, id: i64) -> u32 {
         self.with_state(|s| s.writes.get(&id).map_or(0, |w| w.dates_set))
+    }
+
+    /// Makes the customer search by email match substrings, case-insensitively (see
+    /// [`LoopState`]).
+    pub fn set_substring_email_search(&self, on: bool) {
+        self.with_state(|s| s.substring_email = on);
     }
 
     /// Turns Loop's rate limits (see the module docs) on or off; they start on. Turning them
@@ -427,9 +438,13 @@ impl LoopState {
             .iter()
             .filter(|c| {
                 email.is_none_or(|e| {
-                    c.email
-                        .as_deref()
-                        .is_some_and(|ce| ce.eq_ignore_ascii_case(e))
+                    c.email.as_deref().is_some_and(|ce| {
+                        if self.substring_email {
+                            ce.to_lowercase().contains(&e.to_lowercase())
+                        } else {
+                            ce.eq_ignore_ascii_case(e)
+                        }
+                    })
                 })
             })
             .map(|c| json!({ "id": c.id, "shopifyId": c.shopify_id, "email": c.email }))

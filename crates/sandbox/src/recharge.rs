@@ -480,6 +480,19 @@ impl RechargeSim {
         self.with_state(|s| s.next_charge_of(sub_id).map(|c| c.id))
     }
 
+    /// Removes the queued charge on the subscription's next date, as while Recharge
+    /// regenerates its charges after a change: the subscription still names the date, but no
+    /// queued charge is on it. Returns whether there was one.
+    pub fn drop_next_charge(&self, sub_id: i64) -> bool {
+        self.with_state(|s| {
+            let Some(id) = s.next_charge_of(sub_id).map(|c| c.id) else {
+                return false;
+            };
+            s.charges.retain(|c| c.id != id);
+            true
+        })
+    }
+
     /// Every queued charge that holds the subscription, earliest first: its next charge, then
     /// any further ones ([`RechargeSim::add_queued_charge`]).
     pub fn queued_charge_ids(&self, sub_id: i64) -> Vec<i64> {

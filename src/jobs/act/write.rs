@@ -99,9 +99,15 @@ impl Attempt<'_> {
             Ok(None) | Err(ActError::Retry { .. } | ActError::Final { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
+        // A set-date landed when the date moved to the one asked for, or to a day beside it:
+        // a platform may hold the day before or after (Skio keeps its UTC time of day).
         let took = match o.action {
             Action::Skip => current.next.date > target.subscription.next.date,
-            _ => Some(current.next.date) == o.target_date,
+            _ => o.target_date.is_some_and(|want| {
+                current.next.date == want
+                    || current.next.date != target.subscription.next.date
+                        && (current.next.date - want).get_days().abs() <= 1
+            }),
         };
         if !took {
             return Ok(false);
