@@ -97,13 +97,27 @@ impl PostscriptAccount {
 
     /// A refusal of our credentials, with what the operator should change.
     fn explain(&self, e: OutboundError) -> OutboundError {
-        let OutboundError::Operator {
-            service,
-            op,
-            detail,
-        } = e
-        else {
-            return e;
+        let (service, op, detail) = match e {
+            OutboundError::Operator {
+                service,
+                op,
+                detail,
+            } => (service, op, detail),
+            // The status of a plan refusal is not documented: whatever 4xx says "plan" or
+            // "Enterprise" is the operator's to fix, never the shopper's.
+            OutboundError::Refused {
+                service,
+                op,
+                detail,
+            } if {
+                let d = detail.to_ascii_lowercase();
+                d.contains("plan") || d.contains("enterprise")
+            } =>
+            {
+                tracing::error!(service, op, %detail, "Postscript refused this shop's plan");
+                (service, op, detail)
+            }
+            other => return other,
         };
         let hint = match self.auth {
             PostscriptAuth::ShopKey => {
@@ -144,7 +158,7 @@ impl PostscriptAccount {
         if answer.status.is_success() {
             Ok(())
         } else {
-            Err(answer.refusal())
+            Err(self.explain(answer.refusal()))
         }
     }
 
@@ -164,7 +178,7 @@ impl PostscriptAccount {
             return Ok(None);
         }
         // Documented as the bare object; accept `{"subscriber": {...}}` as well.
-        let mut v: Value = answer.json()?;
+        let mut v: Value = answer.json().map_err(|e| self.explain(e))?;
         if let Some(inner) = v.get_mut("subscriber") {
             v = inner.take();
         }

@@ -198,6 +198,24 @@ async fn a_shop_key_refused_for_its_plan_says_what_to_change() {
 }
 
 #[tokio::test]
+async fn a_plan_refusal_with_another_status_still_says_what_to_change() {
+    let t = spawn_app().await;
+    t.postscript.set_plan_status(400);
+    t.postscript.add_shop(API_KEY, false);
+    let id = text(&t, SHOP, SKIO_SUBSCRIBER, SKIO_PHONE, "skip").await;
+    t.drain().await;
+    assert!(t.events().is_empty(), "Postscript refused the event");
+    let m: Value = t
+        .admin_get(&format!("/api/v1/messages/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let detail = m["outcomes"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("partner_key"), "{detail}");
+}
+
+#[tokio::test]
 async fn a_wave_of_loop_skips_stays_within_loops_list_limits() {
     let t = spawn_app().await;
     let n = 4;

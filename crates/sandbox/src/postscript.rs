@@ -207,6 +207,9 @@ pub struct PostscriptState {
     /// Why the request being admitted was refused, set by `authorized` and read by the `error`
     /// call that answers it (both happen under the same lock), so a refusal can be a 403.
     refused: Cell<Option<Refusal>>,
+    /// The status of the plan error (default [`PostscriptSim::PLAN_STATUS`]): undocumented,
+    /// so a test can make it another 4xx.
+    plan_status: u16,
 }
 
 /// A Postscript call.
@@ -273,6 +276,7 @@ impl PostscriptSim {
                 windows: HashMap::new(),
             }),
             refused: Cell::new(None),
+            plan_status: PostscriptSim::PLAN_STATUS,
         })
         .await
     }
@@ -281,6 +285,11 @@ impl PostscriptSim {
     /// others only through the partner app. Calling it again for a known key (the default shop's
     /// included) only changes its plan. A new shop gets a random webhook token and no
     /// subscribers; the per-credential rate limit takes over (module docs, "Rate limit").
+    /// Makes the plan error answer another status (it is undocumented; 403 by default).
+    pub fn set_plan_status(&self, status: u16) {
+        self.with_state(|s| s.plan_status = status);
+    }
+
     pub fn add_shop(&self, shop_key: &str, enterprise: bool) {
         let added = self.with_state(|s| match s.shops.iter_mut().find(|x| x.key == shop_key) {
             Some(shop) => {
@@ -821,8 +830,7 @@ impl Platform for PostscriptState {
     /// the plan error instead when the refusal was about the shop's plan.
     fn error(&self, status: StatusCode, message: &str) -> Reply {
         if status == StatusCode::UNAUTHORIZED && self.refused.take() == Some(Refusal::Plan) {
-            let plan =
-                StatusCode::from_u16(PostscriptSim::PLAN_STATUS).unwrap_or(StatusCode::FORBIDDEN);
+            let plan = StatusCode::from_u16(self.plan_status).unwrap_or(StatusCode::FORBIDDEN);
             return envelope(plan, PostscriptSim::PLAN_MESSAGE);
         }
         envelope(status, message)
