@@ -161,7 +161,9 @@ pub(super) const OPT_OUT_WORDS: &[&str] = &[
 
 /// Whether a normalised word is an opt-out word.
 fn is_opt_out_word(word: &str) -> bool {
-    OPT_OUT_WORDS.contains(&word)
+    static SET: std::sync::OnceLock<lexicon::FxMap<&'static str, ()>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| OPT_OUT_WORDS.iter().map(|w| (*w, ())).collect())
+        .contains_key(word)
 }
 
 /// One problem in the rule files, for `keyroute rules check`.

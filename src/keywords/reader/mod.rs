@@ -38,7 +38,6 @@ use super::words::{Form, Role, Strength};
 use super::{CompiledRule, RuleSet, is_opt_out_word};
 use crate::domain::Action;
 use judge::{Verdict, is, judge, soft};
-use vocab::{squeeze, vocab};
 
 /// What a reply asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,25 +144,56 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
         words.push(toks[i]);
         i += 1;
     }
-    // Unknown words one edit from a known one are read as it ("skpi", "wekks", "hlod").
-    let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
-    let mut typos = vec![0u8; words.len()];
-    for (k, w) in words.iter_mut().enumerate() {
-        if w.1 == TokKind::Word
-            && let Some(fixed) = vocab::correct(rules, w.0, lone)
-        {
-            w.0 = fixed;
-            typos[k] = 1;
-        }
-    }
+    let known = resolve(rules, &mut words);
     let texts: Vec<&str> = words.iter().map(|w| w.0).collect();
-    let mut clauses = clauses(rules, &words);
+    let mut clauses = clauses(rules, &words, &known);
     for c in &mut clauses {
         for s in &mut c.segs {
-            s.typo = s.typo.max(typos[s.word]);
+            s.typo = s.typo.max(known[s.word].typo);
         }
     }
     decide(rules, &texts, &clauses, today)
+}
+
+/// What the vocabulary and the rule files know of one word, looked up once.
+#[derive(Clone, Copy, Default)]
+struct Known {
+    entry: Option<&'static vocab::Entry>,
+    lex: Option<(Info, u32)>,
+    /// Corrected from a typo.
+    typo: u8,
+}
+
+/// Looks every word up once; an unknown word one edit from a known one is read as it
+/// ("skpi", "wekks", "hlod").
+fn resolve(rules: &RuleSet, words: &mut [(&str, TokKind)]) -> Vec<Known> {
+    let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
+    words
+        .iter_mut()
+        .map(|w| {
+            if w.1 != TokKind::Word {
+                return Known::default();
+            }
+            let mut typo = 0;
+            if let Some(fixed) = vocab::fixed_typo(w.0) {
+                w.0 = fixed;
+                typo = 1;
+            }
+            let mut entry = vocab::entry(w.0);
+            let mut lex = rules.lex.lookup(w.0);
+            if typo == 0
+                && entry.is_none()
+                && lex.is_none()
+                && let Some(fixed) = vocab::correct_unknown(w.0, lone)
+            {
+                w.0 = fixed;
+                typo = 1;
+                entry = vocab::entry(fixed);
+                lex = rules.lex.lookup(fixed);
+            }
+            Known { entry, lex, typo }
+        })
+        .collect()
 }
 
 impl RuleSet {
@@ -195,16 +225,9 @@ pub(super) fn explain(rules: &RuleSet, text: &str) -> String {
         .map(|i| (norm.word(i), norm.tokens[i].kind))
         .collect();
     let mut words = toks.clone();
-    let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
-    for w in words.iter_mut() {
-        if w.1 == TokKind::Word
-            && let Some(fixed) = vocab::correct(rules, w.0, lone)
-        {
-            w.0 = fixed;
-        }
-    }
+    let known = resolve(rules, &mut words);
     let mut out = String::new();
-    for (ci, c) in clauses(rules, &words).iter().enumerate() {
+    for (ci, c) in clauses(rules, &words, &known).iter().enumerate() {
         out.push_str(&format!(
             "clause {ci}{}:",
             if c.question { "?" } else { "" }

@@ -74,8 +74,7 @@ fn file_role(info: &Info) -> Option<Role> {
 }
 
 /// Cuts the words into segments and clauses.
-pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)]) -> Vec<Clause> {
-    let v = vocab();
+pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known]) -> Vec<Clause> {
     let mut out = Vec::new();
     let mut cur = Clause {
         segs: Vec::new(),
@@ -122,17 +121,12 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)]) -> Vec<Clause>
             }
             TokKind::Word => {}
         }
-        if clause_break(w)
-            || rules
-                .lex
-                .lookup(w)
-                .is_some_and(|(inf, _)| inf.has(flag::BREAK))
-        {
+        if clause_break(w) || known[i].lex.is_some_and(|(inf, _)| inf.has(flag::BREAK)) {
             flush(&mut cur, &mut out, false);
             i += 1;
             continue;
         }
-        let mut seg = segment(rules, v, words, i);
+        let mut seg = segment(rules, words, known, i);
         // "May" after a date word or before a day is the month: "mid-May", "the 2nd of May",
         // "in May", "may 3rd".
         if seg.role == Some(Role::Hedge) && w == "may" {
@@ -172,7 +166,7 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)]) -> Vec<Clause>
 }
 
 /// The longest built-in or rule-file phrase at `i`, else the word itself.
-fn segment(rules: &RuleSet, v: &vocab::Vocab, words: &[(&str, TokKind)], i: usize) -> Seg {
+fn segment(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known], i: usize) -> Seg {
     let w = words[i].0;
     let matches_at = |rest: &[&str]| {
         rest.iter()
@@ -189,11 +183,7 @@ fn segment(rules: &RuleSet, v: &vocab::Vocab, words: &[(&str, TokKind)], i: usiz
         number: false,
     };
     // Built-in phrases and words; a doubled letter is forgiven ("skiip", "pleease").
-    let squeezed = squeeze(w);
-    let entry = v
-        .map
-        .get(w)
-        .or_else(|| squeezed.as_deref().and_then(|s| v.map.get(s)));
+    let entry = known[i].entry;
     if let Some(e) = entry {
         if let Some(p) = e.phrases.iter().find(|p| matches_at(&p.rest)) {
             seg.len = 1 + p.rest.len();
@@ -203,7 +193,7 @@ fn segment(rules: &RuleSet, v: &vocab::Vocab, words: &[(&str, TokKind)], i: usiz
         }
     }
     // Rule-file keywords and phrases (a merchant's own words win over the built-ins).
-    if let Some((info, entry)) = rules.lex.lookup(w) {
+    if let Some((info, entry)) = known[i].lex {
         let phrase = rules.lex.phrases_of(entry).iter().find(|p| {
             p.rest
                 .iter()

@@ -123,30 +123,36 @@ pub(super) fn is_real(w: &str) -> bool {
 /// reply) answers the shop's prompt, so when it is as close to one cue as to a word that is
 /// no cue ("sjip": "skip" or "ship"), it is read as the cue; inside a sentence it stays
 /// unknown ("please sjip it Friday").
-pub(super) fn correct(rules: &super::super::RuleSet, w: &str, lone: bool) -> Option<&'static str> {
-    // Short words are too close to each other to correct by distance; these few typos are
-    // unambiguous in a reply about an order.
-    let fixed = match w {
+/// Short words are too close to each other to correct by distance; these few typos are
+/// unambiguous in a reply about an order.
+pub(super) fn fixed_typo(w: &str) -> Option<&'static str> {
+    match w {
         "teh" | "hte" | "th" => Some("the"),
         "nxt" | "nex" => Some("next"),
         "ti" => Some("it"),
         "thsi" | "tihs" | "tis" => Some("this"),
         "wnat" | "wan" | "watn" => Some("want"),
         "yuo" | "yu" => Some("you"),
-        "pls" | "plz" | "pleae" | "pleas" => None,
         _ => None,
-    };
-    if fixed.is_some() {
-        return fixed;
     }
+}
+
+/// The built-in entry of a word, or of its squeezed form ("skiip", "pleease").
+pub(super) fn entry(w: &str) -> Option<&'static Entry> {
+    let v = vocab();
+    v.map
+        .get(w)
+        .or_else(|| squeeze(w).and_then(|s| v.map.get(s.as_str())))
+}
+
+/// [`fixed_typo`], else the one-edit correction of a word that is neither built in (nor
+/// squeezed), nor in the rule files: the caller has looked those up.
+pub(super) fn correct_unknown(w: &str, lone: bool) -> Option<&'static str> {
     let v = vocab();
     if w.len() < 3 || w.len() > 20 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
         return None;
     }
-    if v.map.contains_key(w) || v.real.contains(w) || rules.lex.lookup(w).is_some() {
-        return None;
-    }
-    if squeeze(w).is_some_and(|s| v.map.contains_key(s.as_str())) {
+    if v.real.contains(w) {
         return None;
     }
     // A lone word one edit from an opt-out word ("stip") may be STOP: never a cue.

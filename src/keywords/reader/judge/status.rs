@@ -18,58 +18,6 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     {
         return None;
     }
-    // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
-    // price", "today's flavour".
-    if segs.iter().any(|s| {
-        matches!(
-            w(s),
-            "early"
-                | "earlier"
-                | "sooner"
-                | "faster"
-                | "add"
-                | "instead"
-                | "price"
-                | "cost"
-                | "costs"
-                | "flavor"
-                | "flavour"
-                | "today"
-                | "new"
-                | "sale"
-                | "recipe"
-                | "menu"
-                | "hoy"
-                | "aujourd"
-                | "tot"
-                | "antes"
-                | "change"
-                | "swap"
-                | "switch"
-                | "souvent"
-                | "often"
-                | "siempre"
-                | "cold"
-                | "weather"
-                | "have"
-                | "has"
-                | "last"
-                | "late"
-                | "previous"
-                | "came"
-                | "return"
-                | "refund"
-                | "label"
-                | "pick"
-                | "choose"
-                | "make"
-        )
-    }) || segs
-        .windows(2)
-        .any(|p| matches!(w(&p[0]), "come" | "comes") && w(&p[1]) == "out")
-    {
-        return None;
-    }
     let when = segs.iter().position(|s| is(s, Role::When));
     // "when I get home", "when my in-laws are coming": a time clause, not a question.
     if let Some(wi) = when
@@ -139,6 +87,58 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
             )
         });
     if !(c.question || aux_first || framed || asking && when.is_some()) {
+        return None;
+    }
+    // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
+    // price", "today's flavour".
+    if segs.iter().any(|s| {
+        matches!(
+            w(s),
+            "early"
+                | "earlier"
+                | "sooner"
+                | "faster"
+                | "add"
+                | "instead"
+                | "price"
+                | "cost"
+                | "costs"
+                | "flavor"
+                | "flavour"
+                | "today"
+                | "new"
+                | "sale"
+                | "recipe"
+                | "menu"
+                | "hoy"
+                | "aujourd"
+                | "tot"
+                | "antes"
+                | "change"
+                | "swap"
+                | "switch"
+                | "souvent"
+                | "often"
+                | "siempre"
+                | "cold"
+                | "weather"
+                | "have"
+                | "has"
+                | "last"
+                | "late"
+                | "previous"
+                | "came"
+                | "return"
+                | "refund"
+                | "label"
+                | "pick"
+                | "choose"
+                | "make"
+        )
+    }) || segs
+        .windows(2)
+        .any(|p| matches!(w(&p[0]), "come" | "comes") && w(&p[1]) == "out")
+    {
         return None;
     }
     let noun = segs.iter().any(|s| {
