@@ -596,3 +596,21 @@ fn explain_text() {
         println!("{t}\n{}\n", super::reader::explain(rs(), t));
     }
 }
+
+/// Development aid: every reading of a development split, as `label<TAB>got<TAB>sure<TAB>text`
+/// (`KR_SET=dev|dev2|dev3`), for studying which readings go wrong.
+#[test]
+#[ignore]
+fn corpus_dump() {
+    let text = match std::env::var("KR_SET").unwrap_or_default().as_str() {
+        "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
+        "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
+        "old" => include_str!("../../tests/corpus/replies.tsv"),
+        _ => include_str!("../../tests/corpus/v2/dev.tsv"),
+    };
+    for l in super::corpus::parse(text) {
+        let (got, sure) =
+            super::corpus::label_of(&rs().interpret_on(&l.text, super::corpus::reference_date()));
+        println!("{}\t{got}\t{sure}\t{}", l.label, l.text);
+    }
+}
