@@ -1,58 +1,10 @@
 //! The compiled word table: every word any rule file mentions, with all its roles, in one
 //! hash map, so the matcher does a single lookup per token whatever the number of rules.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use super::edit::{delete_into, squeeze_owned, within_one_edit};
+pub(super) use super::fxhash::FxMap;
 use super::schema::{Item, ParsedFile};
 use super::{OPT_OUT_WORDS, is_opt_out_word};
-
-/// FxHash (as used by rustc): a few cycles per word. The keys are the rule files' own
-/// words, not attacker-chosen, and lookups of shopper text only read the table, so
-/// hash flooding cannot grow anything.
-#[derive(Default, Clone, Copy)]
-pub(super) struct FxHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(SEED);
-    }
-}
-
-pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Role flags of a word or phrase.
 pub(super) mod flag {
@@ -502,94 +454,5 @@ impl Lexicon {
             }
         }
         found
-    }
-}
-
-/// `w` (ASCII) without its byte `k`, written into `buf`.
-fn delete_into(w: &str, k: usize, buf: &mut String) {
-    buf.clear();
-    buf.push_str(&w[..k]);
-    buf.push_str(&w[k + 1..]);
-}
-
-fn squeeze_owned(w: &str) -> String {
-    let mut out = String::with_capacity(w.len());
-    let mut last = None;
-    for c in w.chars() {
-        if last != Some(c) {
-            out.push(c);
-        }
-        last = Some(c);
-    }
-    out
-}
-
-/// True when `a` and `b` differ by exactly one insertion, deletion, substitution or
-/// transposition of adjacent characters (optimal-string-alignment distance 1).
-pub(super) fn within_one_edit(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        one_edit(a.as_bytes(), b.as_bytes())
-    } else {
-        let mut ab = ['\0'; 32];
-        let mut bb = ['\0'; 32];
-        let (Some(la), Some(lb)) = (fill(&mut ab, a), fill(&mut bb, b)) else {
-            return false;
-        };
-        one_edit(&ab[..la], &bb[..lb])
-    }
-}
-
-fn fill(buf: &mut [char; 32], s: &str) -> Option<usize> {
-    let mut n = 0;
-    for c in s.chars() {
-        *buf.get_mut(n)? = c;
-        n += 1;
-    }
-    Some(n)
-}
-
-fn one_edit<T: Eq>(a: &[T], b: &[T]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if long.len() - short.len() > 1 {
-        return false;
-    }
-    let i = short
-        .iter()
-        .zip(long.iter())
-        .take_while(|(x, y)| x == y)
-        .count();
-    if short.len() == long.len() {
-        if i == short.len() {
-            return false; // equal
-        }
-        // substitution
-        if short[i + 1..] == long[i + 1..] {
-            return true;
-        }
-        // transposition
-        i + 1 < short.len()
-            && short[i] == long[i + 1]
-            && short[i + 1] == long[i]
-            && short[i + 2..] == long[i + 2..]
-    } else {
-        short[i..] == long[i + 1..]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_edit_cases() {
-        assert!(within_one_edit("sikp", "skip"));
-        assert!(within_one_edit("dealy", "delay"));
-        assert!(within_one_edit("skp", "skip"));
-        assert!(within_one_edit("skipp", "skip"));
-        assert!(within_one_edit("slip", "skip"));
-        assert!(!within_one_edit("skip", "skip"));
-        assert!(!within_one_edit("stop", "skip"));
-        assert!(!within_one_edit("spik", "skip"));
-        assert!(within_one_edit("sauté", "saute"));
     }
 }

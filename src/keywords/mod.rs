@@ -19,6 +19,8 @@
 //!   one costs them a second text. See `matcher.rs` for what counts as a request.
 
 pub mod corpus;
+mod edit;
+mod fxhash;
 mod lexicon;
 mod normalize;
 mod reader;

@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use super::super::edit::{squeeze, within_one_edit};
 use super::super::lexicon::FxMap;
 use super::super::words::{Role, entries};
 
@@ -159,7 +160,7 @@ pub(super) fn correct_unknown(w: &str, lone: bool) -> Option<&'static str> {
     let lone = lone
         && !super::super::OPT_OUT_WORDS
             .iter()
-            .any(|o| o.len() >= 4 && edit_distance(w, o, 1).is_some());
+            .any(|o| o.len() >= 4 && within_one_edit(w, o));
     let mut best: Option<&'static str> = None;
     let is_cue = |c: &str| matches!(v.map.get(c).and_then(|e| e.role), Some(Role::Cue(..)));
     // The word and each of its one-letter deletions (ASCII here), in one reused buffer.
@@ -178,7 +179,7 @@ pub(super) fn correct_unknown(w: &str, lone: bool) -> Option<&'static str> {
             if w.len() == 3 && cand.len() != 4 {
                 continue;
             }
-            if edit_distance(w, cand, 1).is_none() {
+            if !within_one_edit(w, cand) {
                 continue;
             }
             match best {
@@ -208,55 +209,4 @@ fn same_meaning(v: &Vocab, a: &str, b: &str) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => false,
     }
-}
-
-/// Optimal-string-alignment distance, bounded: `None` when over `max`.
-pub(super) fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > max || a.len() > 32 || b.len() > 32 {
-        return None;
-    }
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    (d[n][m] <= max).then_some(d[n][m])
-}
-
-/// Collapses doubled letters ("skiip" -> "skip", "pleease" -> "please").
-pub(super) fn squeeze(w: &str) -> Option<String> {
-    // Most words have no doubled letter: answer without allocating.
-    let b = w.as_bytes();
-    if !b.windows(2).any(|p| p[0] == p[1]) && w.is_ascii() {
-        return None;
-    }
-    let mut out = String::with_capacity(w.len());
-    let mut last = '\0';
-    let mut changed = false;
-    for c in w.chars() {
-        if c == last {
-            changed = true;
-            continue;
-        }
-        out.push(c);
-        last = c;
-    }
-    changed.then_some(out)
 }

@@ -212,87 +212,11 @@ pub(super) fn judge(
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
-    if action == Action::Help {
-        let noun = matches!(cue_word, "help" | "ayuda" | "aide")
-            && before.last().is_some_and(|p| {
-                matches!(
-                    words[p.word],
-                    "the" | "for" | "your" | "some" | "of" | "la" | "votre" | "tu" | "su" | "l"
-                )
-            })
-            && !before
-                .iter()
-                .any(|s| matches!(words[s.word], "need" | "want" | "get"));
-        let reflexive = after
-            .first()
-            .is_some_and(|n| matches!(words[n.word], "herself" | "himself" | "themselves"));
-        let helping = reflexive || after.first().is_some_and(|n| {
-            matches!(
-                words[n.word],
-                "me" | "us" | "yourself" | "them" | "herself" | "himself" | "themselves"
-            )
-                && after.get(1).is_some_and(|m| {
-                    let grammar = matches!(
-                        m.role,
-                        Some(Role::Cue(..) | Role::Particle | Role::Polite | Role::Request)
-                    );
-                    // "help me with my order" is about the order.
-                    let with_order = words[m.word] == "with"
-                        && after.iter().skip(2).any(|x| {
-                            order_word(words[x.word])
-                                && !matches!(words[x.word], "this" | "that" | "it" | "for")
-                        });
-                    !(grammar || with_order)
-                })
-        }) || after
-            .first()
-            .is_some_and(|n| matches!(words[n.word], "wanted" | "is" | "was"))
-            // "ayúdame a escoger", "aidez-moi à choisir": help with something else.
-            || after.first().is_some_and(|n| matches!(words[n.word], "a" | "pour"))
-                && !after.iter().any(|x| order_word(words[x.word]) && words[x.word] != "for");
-        // "some 15 minute options", "vegan options": choices of something else.
-        let modified = matches!(cue_word, "options" | "choices" | "opciones")
-            && seg.len == 1
-            && before.last().is_some_and(|p| {
-                p.role.is_none() && !matches!(words[p.word], "what" | "whats" | "my" | "any")
-            });
-        if modified {
-            return Verdict::Not(REASON_OTHER_SENSE);
-        }
-        // "needed help from the neighbour": help someone gave. "texts like a human",
-        // "what else can I do with the beet powder": something else.
-        let given = after.first().is_some_and(|n| words[n.word] == "from")
-            || before.last().is_some_and(|p| words[p.word] == "like")
-            || words[seg.word + seg.len - 1] == "do"
-                && after.first().is_some_and(|n| words[n.word] == "with")
-                && !after.iter().any(|x| order_word(words[x.word]));
-        if noun || helping || given {
-            return Verdict::Not(REASON_OTHER_SENSE);
-        }
+    if action == Action::Help && help::other_sense(words, seg, before, after) {
+        return Verdict::Not(REASON_OTHER_SENSE);
     }
-
-    // "my facebook status", "status: obsessed with the juice": the noun says nothing of an
-    // order unless it is asked about, short, or an order's.
-    if action == Action::Status && cue_word == "status" && seg.len == 1 {
-        let modified = before.last().is_some_and(|p| {
-            p.role.is_none() && !order_word(words[p.word]) && !matches!(words[p.word], "whats")
-        });
-        let orders = after.iter().take(3).any(|s| order_word(words[s.word]));
-        let said = !c.question
-            && after.first().is_some_and(|n| {
-                n.role.is_none()
-                    && !order_word(words[n.word])
-                    && !matches!(words[n.word], "update" | "report" | "check")
-            });
-        if modified
-            || said
-            || !(c.question
-                || orders
-                || segs.len() <= 4
-                || before.iter().any(|s| is(s, Role::Request)))
-        {
-            return Verdict::Not(REASON_OTHER_SENSE);
-        }
+    if action == Action::Status && status::other_sense(words, c, si) {
+        return Verdict::Not(REASON_OTHER_SENSE);
     }
 
     // The action undone or reported, not asked for: "undo the skip", "reverse the delay",

@@ -2,6 +2,7 @@
 
 use super::super::super::words::Role;
 use super::super::{Clause, Seg};
+use super::senses::order_word;
 use super::{is, soft};
 
 /// A question about when the next order comes: "when is my next box?", "what day will it
@@ -266,4 +267,33 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
         None => (about_order || pronoun) && (moving || date_noun && noun),
     };
     status.then(|| when.or(head).unwrap_or(0))
+}
+
+/// "my facebook status", "status: obsessed with the juice": the noun says nothing of an
+/// order unless it is asked about, short, or an order's.
+pub(super) fn other_sense(words: &[&str], c: &Clause, si: usize) -> bool {
+    let segs = &c.segs;
+    let seg = segs[si];
+    if words[seg.word] != "status" || seg.len != 1 {
+        return false;
+    }
+    let before = &segs[..si];
+    let after = &segs[si + 1..];
+    let modified = before.last().is_some_and(|p| {
+        p.role.is_none() && !order_word(words[p.word]) && !matches!(words[p.word], "whats")
+    });
+    let orders = after.iter().take(3).any(|s| order_word(words[s.word]));
+    let said = !c.question
+        && after.first().is_some_and(|n| {
+            n.role.is_none()
+                && !order_word(words[n.word])
+                && !matches!(words[n.word], "update" | "report" | "check")
+        });
+    if modified
+        || said
+        || !(c.question || orders || segs.len() <= 4 || before.iter().any(|s| is(s, Role::Request)))
+    {
+        return true;
+    }
+    false
 }
