@@ -140,14 +140,14 @@ fn frozen_test_split() {
 
 /// What the frozen split measured when these were set: a ratchet, raised as the reader
 /// improves, never lowered to make a change pass.
-const FROZEN_FLOOR: f64 = 85.3;
-const FROZEN_FALSE_ACTIONS: usize = 31;
+const FROZEN_FLOOR: f64 = 85.7;
+const FROZEN_FALSE_ACTIONS: usize = 27;
 
 /// The development splits, the replies the rules were tuned on: floors on each, so a rule
 /// made for one batch does not quietly undo another's.
 #[test]
 fn dev_split_floor() {
-    let splits: [(&str, &str, f64, usize); 3] = [
+    let splits: [(&str, &str, f64, usize); 4] = [
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
@@ -157,13 +157,19 @@ fn dev_split_floor() {
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            84.0,
+            84.5,
             4,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
             84.0,
+            7,
+        ),
+        (
+            "dev4",
+            include_str!("../../tests/corpus/v2/dev4.tsv"),
+            87.0,
             9,
         ),
     ];
@@ -186,7 +192,21 @@ fn stage2_behaviour() {
         ("dealy", "delay:14"),
         ("ship", "none:no_match"),
         ("stip", "none:no_match"), // one edit from STOP as well: never corrected
+        ("sjip", "skip"),          // alone: the cue, not "ship"
+        ("please sjip it friday", "none:no_match"),
         ("skips", "skip"),
+        // quoted text is not asked for; a quoted keyword is the shopper's own word
+        (
+            "lol \"DELAY 2 weeks to push it back\" is my whole approach to laundry",
+            "none:no_match",
+        ),
+        ("\"SKIP\"", "skip"),
+        (
+            "it says “reply STOP to end” but please skip",
+            "none:opt_out",
+        ),
+        // an ordinal suffix is not a typo of "the"
+        ("delay to the 26th", "delay@2027-03-26"),
         // polite / in-sentence
         ("yes skip", "skip"),
         ("ok skip this one thanks", "skip"),
@@ -567,6 +587,7 @@ fn corpus_report() {
         "old" => include_str!("../../tests/corpus/replies.tsv"),
         "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
         "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
+        "dev4" => include_str!("../../tests/corpus/v2/dev4.tsv"),
         "val" => {
             // Measured, never read: only the totals.
             let r = super::corpus::score(
@@ -605,6 +626,7 @@ fn corpus_dump() {
     let text = match std::env::var("KR_SET").unwrap_or_default().as_str() {
         "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
         "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
+        "dev4" => include_str!("../../tests/corpus/v2/dev4.tsv"),
         "old" => include_str!("../../tests/corpus/replies.tsv"),
         _ => include_str!("../../tests/corpus/v2/dev.tsv"),
     };

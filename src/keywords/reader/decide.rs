@@ -18,6 +18,10 @@ fn refusal(words: &[&str], c: &Clause) -> bool {
             is(s, Role::Neg)
                 || soft(s)
                 || matches!(words[s.word], "wait" | "forget" | "it" | "way" | "that")
+                || matches!(
+                    words[s.word..s.word + s.len],
+                    ["never", "mind"] | ["nvm"] | ["nevermind"]
+                )
         })
 }
 
@@ -69,7 +73,8 @@ fn send_action(
         let before = &c.segs[..si];
         let about_order = before.iter().all(soft)
             || before.iter().rev().take(3).any(|s| {
-                judge::order_word(words[s.word]) || matches!(words[s.word], "you" | "u" | "it")
+                judge::order_word(words[s.word])
+                    || matches!(words[s.word], "you" | "u" | "it" | "elle" | "ella" | "il")
             })
             || rest
                 .first()
@@ -78,7 +83,19 @@ fn send_action(
             return None;
         }
     }
-    let dated = judge::has_time_after(words, c, si, today, rules)
+    // "don't send the one on the 13th": the date of the order meant, not a new one.
+    let order_date = c.segs[si].role == Some(Role::NoSend)
+        && rest
+            .iter()
+            .take(4)
+            .any(|s| matches!(words[s.word], "on" | "el" | "le"))
+        && !rest.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "until" | "till" | "til" | "before" | "after" | "hasta" | "jusqu" | "avant"
+            )
+        });
+    let dated = !order_date && judge::has_time_after(words, c, si, today, rules)
         || rest
             .iter()
             .take(6)
@@ -123,6 +140,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     let mut negated: Vec<Action> = Vec::new();
     let mut fresh_no = false;
     let mut hedged: Vec<Action> = Vec::new();
+    let mut corrected: Vec<Action> = Vec::new();
     let mut killed: Option<&'static str> = None;
     for (ci, c) in clauses.iter().enumerate() {
         for (si, seg) in c.segs.iter().enumerate() {
@@ -204,6 +222,19 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     }
                     if reason == crate::keywords::REASON_NEGATED {
                         negated.push(action);
+                        // "skip it, no push it": a bare "no" opening a later clause corrects
+                        // the earlier request to another action.
+                        if ci > 0
+                            && si == 1
+                            && matches!(words[c.segs[0].word], "no" | "nah" | "nope")
+                            && c.segs[0].len == 1
+                            // "no push it", not "no retrases" (a negative imperative).
+                            && c.segs.get(2).is_some_and(|o| {
+                                matches!(words[o.word], "it" | "that" | "this" | "the" | "my")
+                            })
+                        {
+                            corrected.push(action);
+                        }
                         // "no delay needed", not "no need for the delay" (one made).
                         fresh_no |= !(si > 0
                             && matches!(words[c.segs[si - 1].word], "the" | "my" | "that"));
@@ -320,7 +351,11 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     // "No delay needed, the box can come on the 13th as usual": nothing changed, nothing
     // to put back.
     // "I'll probably want to delay it but not yet": the hedge holds for the weak cue too.
-    found.retain(|f| !(f.strength == Strength::Weak && hedged.contains(&f.action)));
+    found.retain(|f| {
+        !(f.strength == Strength::Weak
+            && matches!(f.action, Action::Skip | Action::Delay)
+            && !hedged.is_empty())
+    });
     if fresh_no {
         found.retain(|f| !(f.action == Action::Undo && f.strength == Strength::Weak));
     }
@@ -358,32 +393,19 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     {
         return Reading::Nothing(crate::keywords::REASON_CONFLICT);
     }
+    if corrected
+        .iter()
+        .any(|c| requested.iter().any(|r| r != c && is_change(r)))
+    {
+        return Reading::Nothing(crate::keywords::REASON_CONFLICT);
+    }
     // "skip it... no, don't skip": the same action taken back elsewhere.
     if requested.iter().any(|a| negated.contains(a)) {
         return Reading::Nothing(crate::keywords::REASON_NEGATED);
     }
-    // "help! my blender broke": an exclamation before a story, not a question.
-    found.retain(|f| {
-        let c = &clauses[f.clause];
-        // "status: exhausted": a status update of the shopper's own.
-        let exclaimed = matches!(f.action, Action::Help | Action::Status)
-            && c.segs.len() == 1
-            && matches!(words[c.segs[0].word], "help" | "status")
-            && !c.question;
-        let story = clauses.get(f.clause + 1).is_some_and(|n| {
-            !n.question
-                && (words[c.segs[0].word] == "status"
-                    || n.segs.first().is_some_and(|s| words[s.word] == "my"))
-                && !n.segs.iter().any(|s| {
-                    matches!(s.role, Some(Role::Cue(..)))
-                        || matches!(
-                            words[s.word],
-                            "order" | "box" | "subscription" | "account" | "delivery" | "texts"
-                        )
-                })
-        });
-        !(exclaimed && story && clauses.len() == f.clause + 2)
-    });
+    // "help! my blender broke", "Help, the avocado is hard as a rock, how long till it's
+    // ripe?", "status: exhausted": an exclamation before a story of the shopper's own.
+    found.retain(|f| !exclaimed_story(words, clauses, f));
     let chosen = found
         .iter()
         .find(|f| is_change(&f.action))
@@ -552,4 +574,50 @@ fn bare_time_request(
         bare: None,
         sure: approving,
     })
+}
+
+/// A help or status word alone in its clause, followed only by clauses that tell a story: no
+/// cue, nothing about the order or the texts, the next one opening on a thing of the
+/// shopper's ("my", "the", "el", "la", ...).
+fn exclaimed_story(words: &[&str], clauses: &[Clause], f: &Found) -> bool {
+    let c = &clauses[f.clause];
+    let exclaimed = matches!(f.action, Action::Help | Action::Status)
+        && c.segs.len() == 1
+        && matches!(words[c.segs[0].word], "help" | "status" | "ayuda" | "aide")
+        && !c.question;
+    let rest = &clauses[f.clause + 1..];
+    if !exclaimed || rest.is_empty() {
+        return false;
+    }
+    let about_us = |n: &Clause| {
+        n.segs.iter().any(|s| {
+            matches!(s.role, Some(Role::Cue(..)) | Some(Role::HowTo))
+                || judge::order_word(words[s.word])
+                    && !matches!(
+                        words[s.word],
+                        "it" | "this" | "that" | "one" | "la" | "le" | "lo"
+                    )
+                || matches!(
+                    words[s.word],
+                    "account"
+                        | "texts"
+                        | "text"
+                        | "message"
+                        | "messages"
+                        | "reply"
+                        | "menu"
+                        | "options"
+                        | "mensajes"
+                        | "compte"
+                )
+        })
+    };
+    let opens_on_a_thing = rest[0].segs.first().is_some_and(|s| {
+        words[c.segs[0].word] == "status"
+            || matches!(
+                words[s.word],
+                "my" | "the" | "el" | "la" | "mi" | "ma" | "mon" | "le" | "mes" | "mis"
+            )
+    });
+    !rest[0].question && opens_on_a_thing && !rest.iter().any(about_us)
 }

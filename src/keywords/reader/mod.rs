@@ -105,6 +105,17 @@ pub(super) fn corrects_typos_of(word: &str) -> bool {
 
 pub(super) fn read(rules: &RuleSet, text: &str, today: Date) -> Reading {
     let norm = normalize(text);
+    // Text the shopper quotes ("DELAY 2 weeks to push it back" is my approach to laundry) is
+    // not what they ask; an opt-out word counts wherever it is.
+    if let Some(unquoted) = guards::unquoted(text) {
+        let toks: Vec<(&str, TokKind)> = (0..norm.tokens.len())
+            .map(|i| (norm.word(i), norm.tokens[i].kind))
+            .collect();
+        if opted_out(rules, &toks) {
+            return Reading::Nothing(super::REASON_OPT_OUT);
+        }
+        return read_normalized(rules, text, &normalize(&unquoted), today);
+    }
     read_normalized(rules, text, &norm, today)
 }
 
@@ -168,14 +179,17 @@ struct Known {
 /// ("skpi", "wekks", "hlod").
 fn resolve(rules: &RuleSet, words: &mut [(&str, TokKind)]) -> Vec<Known> {
     let lone = words.iter().filter(|w| w.1 == TokKind::Word).count() == 1;
+    let mut after_number = false;
     words
         .iter_mut()
         .map(|w| {
+            let ordinal = std::mem::replace(&mut after_number, w.1 == TokKind::Number);
             if w.1 != TokKind::Word {
                 return Known::default();
             }
             let mut typo = 0;
-            if let Some(fixed) = vocab::fixed_typo(w.0) {
+            // "26th" is "26" "th": an ordinal, not "the".
+            if let Some(fixed) = vocab::fixed_typo(w.0).filter(|_| !ordinal) {
                 w.0 = fixed;
                 typo = 1;
             }

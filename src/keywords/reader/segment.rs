@@ -158,6 +158,31 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
                 seg.role = None;
             }
         }
+        // "n" is the French "n'" ("je n'en veux pas"), not "and" ("undo n skip").
+        if w == "n" && seg.role == Some(Role::Neg) {
+            let prev = if i > 0 { words[i - 1].0 } else { "" };
+            if i > 0
+                && !matches!(
+                    prev,
+                    "je" | "j"
+                        | "tu"
+                        | "il"
+                        | "elle"
+                        | "on"
+                        | "nous"
+                        | "vous"
+                        | "ils"
+                        | "elles"
+                        | "ca"
+                        | "c"
+                        | "qui"
+                        | "ce"
+                        | "y"
+                )
+            {
+                seg.role = None;
+            }
+        }
         i += seg.len;
         cur.segs.push(seg);
     }

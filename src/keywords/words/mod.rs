@@ -112,8 +112,10 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("retras", ES_AR, Cue(Delay, Strong, Base)),
     ("atras", ES_AR, Cue(Delay, Strong, Base)),
     ("aplaz", ES_AR, Cue(Delay, Strong, Base)),
+    ("pospong", ES_PONER, Cue(Delay, Strong, Base)),
     ("salt", ES_AR, Cue(Skip, Strong, Base)),
     ("brinc", ES_AR, Cue(Skip, Strong, Base)),
+    ("brinqu", ES_QU, Cue(Skip, Strong, Base)),
     ("recorr", ES_AR, Cue(Delay, Weak, Base)),
     ("aguant", ES_AR, Cue(Delay, Weak, Base)),
     ("pushe", ES_AR, Cue(Delay, Weak, Base)),
@@ -135,6 +137,12 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
 const ES_AR: &[&str] = &[
     "ar", "arlo", "arla", "arlos", "arlas", "arme", "a", "alo", "ala", "e", "en", "enlo", "enla",
     "enlos", "elo", "ela", "ando", "amos", "emos", "as", "es", "an", "arnos", "ate", "ense",
+];
+/// -car verbs write "qu" before "e" ("brínquenla").
+const ES_QU: &[&str] = &["e", "en", "enla", "enlo", "enlos", "ela", "elo", "emos"];
+/// posponer's subjunctive and imperative stem ("pospónganla", "posponga").
+const ES_PONER: &[&str] = &[
+    "an", "anlo", "anla", "anlos", "anlas", "a", "alo", "ala", "amos",
 ];
 const FR_ER: &[&str] = &[
     "er", "ez", "e", "es", "ons", "ent", "erai", "erais", "eriez",

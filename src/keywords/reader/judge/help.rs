@@ -2,23 +2,32 @@
 
 use super::super::super::words::Role;
 use super::super::{Clause, Seg};
-use super::senses::order_word;
-use super::soft;
+use super::senses::{determiner, order_word};
+use super::{is, soft};
 
 /// A how-to phrase that asks about the service: "how do I skip?", "how do these texts
 /// work", "how do I change my order" (not "how do I store the greens").
 pub(in super::super) fn asks_how(words: &[&str], c: &Clause, si: usize) -> bool {
     let placed = c.question || c.segs[..si].iter().all(soft);
+    let rest = &c.segs[si + 1..];
     placed
-        && c.segs[si + 1..].iter().any(|s| {
-            matches!(
-                s.role,
-                Some(Role::Cue(..)) | Some(Role::NoSend) | Some(Role::Send)
-            ) || order_word(words[s.word])
-                && !matches!(
-                    words[s.word],
-                    "it" | "this" | "that" | "for" | "time" | "one"
+        && rest.iter().enumerate().any(|(k, s)| {
+            // "how do I get my box sooner", not "how do I get the lid off".
+            let vague_send = is(s, Role::Send)
+                && matches!(words[s.word], "get" | "getting")
+                && !rest
+                    .get(k + 1)
+                    .is_some_and(|n| order_word(words[n.word]) && !determiner(words[n.word]));
+            !vague_send
+                && matches!(
+                    s.role,
+                    Some(Role::Cue(..)) | Some(Role::NoSend) | Some(Role::Send)
                 )
+                || order_word(words[s.word])
+                    && !matches!(
+                        words[s.word],
+                        "it" | "this" | "that" | "for" | "time" | "one"
+                    )
                 || matches!(
                     words[s.word],
                     "reply"
@@ -38,6 +47,12 @@ pub(in super::super) fn asks_how(words: &[&str], c: &Clause, si: usize) -> bool 
 /// the neighbour", "like a human", "vegan options", "what else can I do with the powder".
 pub(super) fn other_sense(words: &[&str], seg: Seg, before: &[Seg], after: &[Seg]) -> bool {
     let cue_word = words[seg.word];
+    // "who is this recipe for": the phrase goes on about something else.
+    if matches!(words[seg.word + seg.len - 1], "this")
+        && after.first().is_some_and(|n| n.role.is_none())
+    {
+        return true;
+    }
     let noun = matches!(cue_word, "help" | "ayuda" | "aide")
         && before.last().is_some_and(|p| {
             matches!(
@@ -73,8 +88,45 @@ pub(super) fn other_sense(words: &[&str], seg: Seg, before: &[Seg], after: &[Seg
         .first()
         .is_some_and(|n| matches!(words[n.word], "wanted" | "is" | "was"))
         // "ayúdame a escoger", "aidez-moi à choisir": help with something else.
-        || after.first().is_some_and(|n| matches!(words[n.word], "a" | "pour"))
-            && !after.iter().any(|x| order_word(words[x.word]) && words[x.word] != "for");
+        || after
+            .first()
+            .is_some_and(|n| matches!(words[n.word], "a" | "pour" | "con" | "avec"))
+            && !after.iter().any(|x| {
+                order_word(words[x.word])
+                    && !matches!(words[x.word], "for" | "la" | "le" | "lo" | "el" | "les" | "los")
+            });
+    // "send help", "couldn't help", "had to help my mom", "help her find it", "aide-moi à
+    // choisir": not asking us.
+    let idiom = before
+        .last()
+        .is_some_and(|p| matches!(words[p.word], "send" | "couldnt" | "cant" | "to"))
+        && matches!(cue_word, "help");
+    let person = after.first().is_some_and(|n| {
+        matches!(words[n.word], "her" | "him")
+            || matches!(words[n.word], "my" | "his" | "their" | "our")
+                && after.get(1).is_some_and(|m| !order_word(words[m.word]))
+            || matches!(words[n.word], "moi" | "nous")
+                && after
+                    .get(1)
+                    .is_some_and(|m| matches!(words[m.word], "a" | "pour"))
+                && !after
+                    .iter()
+                    .skip(2)
+                    .any(|x| order_word(words[x.word]) && !determiner(words[x.word]))
+    });
+    // "any info on when the spring roast drops": about a product.
+    let about = matches!(cue_word, "info" | "information")
+        && after
+            .first()
+            .is_some_and(|n| matches!(words[n.word], "on" | "about"))
+        && !after
+            .iter()
+            .skip(1)
+            .take(3)
+            .any(|x| order_word(words[x.word]) && !determiner(words[x.word]));
+    if idiom || person || about {
+        return true;
+    }
     // "some 15 minute options", "vegan options": choices of something else.
     let modified = matches!(cue_word, "options" | "choices" | "opciones")
         && seg.len == 1

@@ -154,7 +154,8 @@ pub(super) fn judge(
                 | "omitir"
                 | "undo"
                 | "reverse"
-        ) || cue_end_word == "on" && cue_word == "hold")
+        ) || cue_end_word == "on" && cue_word == "hold"
+            || seg.len == 1 && matches!(cue_word, "push" | "move" | "pushing" | "moving"))
         && object_is_not_the_order(words, after, rules)
     {
         return Verdict::Not(REASON_OTHER_SENSE);
@@ -267,6 +268,28 @@ pub(super) fn judge(
         return Verdict::Not(REASON_PAST);
     }
 
+    // "push notifications from your app": a weak cue without its argument is no verb here.
+    if matches!(action, Action::Skip | Action::Delay)
+        && strength == Strength::Weak
+        && !weak_has_argument(words, c, si, today, rules)
+    {
+        return Verdict::Not(REASON_NO_MATCH);
+    }
+    // "do I need to put a number after DELAY", "what do I type after skip": the keyword
+    // named, not used.
+    if before.last().is_some_and(|p| {
+        matches!(
+            words[p.word],
+            "after" | "word" | "type" | "typing" | "write" | "writing" | "before"
+        )
+    }) && segs.first().is_some_and(|s| {
+        matches!(
+            words[s.word],
+            "do" | "does" | "can" | "should" | "what" | "how" | "i" | "is"
+        )
+    }) {
+        return Verdict::HowTo;
+    }
     // "can I push it back more than once?", "what's the latest I can push it to?", "can I
     // skip by text or do I have to log in": about the rules of the service.
     let by_text = segs
@@ -313,13 +336,14 @@ pub(super) fn judge(
         return Verdict::Not(REASON_HEDGED);
     }
     // "wud skip if i could": a wish, not a request.
-    if after.iter().enumerate().any(|(k, s)| {
+    if after.iter().take(3).enumerate().any(|(k, s)| {
         is(s, Role::If)
-            && after
-                .iter()
-                .skip(k + 1)
-                .take(2)
-                .any(|n| matches!(words[n.word], "could" | "can" | "were" | "had" | "only"))
+            && after.iter().skip(k + 1).take(2).any(|n| {
+                matches!(
+                    words[n.word],
+                    "could" | "can" | "were" | "had" | "only" | "i" | "we"
+                )
+            })
     }) {
         return Verdict::Not(REASON_HEDGED);
     }
@@ -352,7 +376,8 @@ pub(super) fn judge(
     if c.question
         && matches!(action, Action::Skip | Action::Delay)
         && before.iter().any(|s| {
-            matches!(words[s.word], "have" | "need") && words.get(s.word + 1) == Some(&"to")
+            (s.word..s.word + s.len)
+                .any(|k| matches!(words[k], "have" | "need") && words.get(k + 1) == Some(&"to"))
         })
     {
         return Verdict::HowTo;
@@ -387,6 +412,8 @@ pub(super) fn judge(
                         | "charged"
                         | "lose"
                         | "discount"
+                        | "specific"
+                        | "only"
                 )
         })
     {

@@ -24,6 +24,8 @@ pub(in super::super) fn order_word(w: &str) -> bool {
             | "package"
             | "parcel"
             | "subscription"
+            | "abonnement"
+            | "suscripcion"
             | "one"
             | "it"
             | "next"
@@ -101,7 +103,7 @@ pub(super) fn object_is_not_the_order(words: &[&str], after: &[Seg], rules: &Rul
     let mut k = 0;
     while after
         .get(k)
-        .is_some_and(|s| determiner(words[s.word]) || words[s.word] == "on")
+        .is_some_and(|s| determiner(words[s.word]) || matches!(words[s.word], "on" | "une" | "un"))
     {
         k += 1;
     }
@@ -337,6 +339,7 @@ pub(super) fn accepted(words: &[&str]) -> bool {
                 | ["sorted", "itself"]
                 | ["all", "sorted"]
                 | ["worked", "out"]
+                | ["all", "good"]
                 | ["fixed", "it"]
                 | ["its", "fine"]
                 | ["its", "ok"]

@@ -1,9 +1,10 @@
 //! Questions about when the next order comes (STATUS).
 
-use super::super::super::words::Role;
+use super::super::super::words::{Form, Role};
 use super::super::{Clause, Seg};
 use super::senses::order_word;
 use super::{is, soft};
+use crate::domain::Action;
 
 /// A question about when the next order comes: "when is my next box?", "what day will it
 /// arrive", "is my order on the way", "did it ship yet", "cuándo llega", "elle part quand".
@@ -25,7 +26,7 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
         && segs.get(wi + 1).is_some_and(|n| {
             matches!(
                 w(n),
-                "i" | "we" | "im" | "my" | "youre" | "they" | "je" | "on" | "yo"
+                "i" | "we" | "im" | "my" | "youre" | "you" | "they" | "je" | "on" | "yo"
             )
         })
     {
@@ -33,6 +34,15 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     }
     let head = segs.iter().position(|s| !soft(s));
     let first = head.map(|h| w(&segs[h])).unwrap_or("");
+    // "which coffee am I getting": which product, not when.
+    if first == "which"
+        && head.is_some_and(|h| !is(&segs[h], Role::When))
+        && head
+            .and_then(|h| segs.get(h + 1))
+            .is_some_and(|n| !order_word(w(n)) && !is(n, Role::When))
+    {
+        return None;
+    }
     // Asked: a question mark, a question word or auxiliary first, or "tell me", "confirm".
     let aux_first = matches!(
         first,
@@ -90,6 +100,14 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     if !(c.question || aux_first || framed || asking && when.is_some()) {
         return None;
     }
+    // "Elle peut arriver plus tard ?": asks for later, not when.
+    if segs.iter().any(|s| {
+        is(s, Role::Later)
+            || matches!(s.role, Some(Role::Cue(Action::Delay, _, Form::Base)))
+                && matches!(w(s), "later" | "plus" | "tard" | "despues" | "mas")
+    }) {
+        return None;
+    }
     // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
     // price", "today's flavour".
     if segs.iter().any(|s| {
@@ -135,6 +153,10 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                 | "pick"
                 | "choose"
                 | "make"
+                | "later"
+                | "tard"
+                | "garder"
+                | "hold"
         )
     }) || segs
         .windows(2)
@@ -283,12 +305,21 @@ pub(super) fn other_sense(words: &[&str], c: &Clause, si: usize) -> bool {
         p.role.is_none() && !order_word(words[p.word]) && !matches!(words[p.word], "whats")
     });
     let orders = after.iter().take(3).any(|s| order_word(words[s.word]));
-    let said = !c.question
-        && after.first().is_some_and(|n| {
-            n.role.is_none()
-                && !order_word(words[n.word])
-                && !matches!(words[n.word], "update" | "report" | "check")
-        });
+    // "status of my kitchen": of something else.
+    let of_other = after.first().is_some_and(|n| words[n.word] == "of")
+        && after
+            .iter()
+            .skip(1)
+            .find(|s| !super::senses::determiner(words[s.word]))
+            .is_some_and(|s| !order_word(words[s.word]) && s.role.is_none());
+    if of_other {
+        return true;
+    }
+    let said = after.first().is_some_and(|n| {
+        n.role.is_none()
+            && !order_word(words[n.word])
+            && !matches!(words[n.word], "update" | "report" | "check")
+    });
     if modified
         || said
         || !(c.question || orders || segs.len() <= 4 || before.iter().any(|s| is(s, Role::Request)))
