@@ -140,7 +140,7 @@ fn frozen_test_split() {
 
 /// What the frozen split measured when these were set: a ratchet, raised as the reader
 /// improves, never lowered to make a change pass.
-const FROZEN_FLOOR: f64 = 85.7;
+const FROZEN_FLOOR: f64 = 86.2;
 const FROZEN_FALSE_ACTIONS: usize = 27;
 
 /// The development splits, the replies the rules were tuned on: floors on each, so a rule
@@ -151,25 +151,25 @@ fn dev_split_floor() {
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
-            93.5,
-            7,
+            93.9,
+            6,
         ),
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            84.5,
+            86.4,
             4,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
-            84.0,
+            85.2,
             7,
         ),
         (
             "dev4",
             include_str!("../../tests/corpus/v2/dev4.tsv"),
-            87.0,
+            88.7,
             9,
         ),
     ];

@@ -243,6 +243,17 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 }
             }
         }
+        if let Some(si) = judge::service_question(words, c)
+            && rules.enabled(Action::Help)
+        {
+            found.push(Found {
+                action: Action::Help,
+                clause: ci,
+                seg: si,
+                sure: true,
+                strength: Strength::Strong,
+            });
+        }
         if let Some(si) = judge::status_question(words, c, asking)
             && rules.enabled(Action::Status)
         {

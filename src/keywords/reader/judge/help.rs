@@ -148,3 +148,136 @@ pub(super) fn other_sense(words: &[&str], seg: Seg, before: &[Seg], after: &[Seg
     }
     false
 }
+
+/// A question about the service itself, with no keyword in it: who is texting, whether a
+/// person or a bot answers, how to reach one, what the texts are, what else can be done by
+/// text or in the app ("is this a bot?", "who's texting me", "is there a person I can talk
+/// to?", "what number do I call for support", "is there an app", "can I change my address
+/// by text", "c'est qui ?", "no entiendo el mensaje"). Returns the segment it hangs on.
+pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<usize> {
+    let w = |s: &Seg| words[s.word];
+    let segs = &c.segs;
+    if segs.is_empty()
+        || segs
+            .iter()
+            .any(|s| is(s, Role::Neg) && !matches!(w(s), "no" | "pas" | "ne" | "n"))
+        || segs
+            .iter()
+            .any(|s| matches!(s.role, Some(Role::Cue(..))) || is(s, Role::Why))
+    {
+        return None;
+    }
+    let first = w(&segs[0]);
+    let asked = c.question
+        || matches!(
+            first,
+            "is" | "are"
+                | "am"
+                | "can"
+                | "do"
+                | "does"
+                | "who"
+                | "whos"
+                | "what"
+                | "whats"
+                | "how"
+                | "hay"
+                | "y"
+                | "est"
+                | "c"
+                | "qui"
+        );
+    if !asked {
+        return None;
+    }
+    let has = |list: &[&str]| segs.iter().position(|s| list.contains(&w(s)));
+    // A bot or a person.
+    if let Some(i) = has(&[
+        "bot",
+        "robot",
+        "automated",
+        "automatic",
+        "ai",
+        "humain",
+        "humano",
+    ]) {
+        return Some(i);
+    }
+    let person = has(&[
+        "person",
+        "human",
+        "someone",
+        "somebody",
+        "agent",
+        "alguien",
+        "agente",
+        "quelqu",
+        "conseiller",
+        "conseillere",
+        "personne",
+    ]);
+    let reach = has(&[
+        "talk", "speak", "chat", "call", "contact", "email", "hablar", "llamar", "parler",
+        "appeler", "rappeler", "joindre",
+    ]);
+    if let (Some(i), Some(_)) = (person, reach) {
+        return Some(i);
+    }
+    if let Some(i) = person
+        && segs.windows(2).any(|p| {
+            matches!(
+                (w(&p[0]), w(&p[1])),
+                ("is", "there") | ("y", "a") | ("hay", _)
+            )
+        })
+    {
+        return Some(i);
+    }
+    // A number for support.
+    if let Some(i) = has(&["number", "numero"])
+        && has(&[
+            "call", "support", "llamar", "atencion", "appeler", "service", "cliente",
+        ])
+        .is_some()
+    {
+        return Some(i);
+    }
+    // Who is texting: "who's texting me", "who is this?", "c'est qui ?", "qui êtes-vous".
+    let who = matches!(first, "who" | "whos")
+        && has(&["texting", "this", "you", "sending", "messaging"]).is_some()
+        && (c.question || segs.len() <= 3);
+    let qui = segs.windows(2).any(|p| {
+        matches!(
+            (w(&p[0]), w(&p[1])),
+            ("qui", "etes") | ("qui", "est") | ("est", "qui")
+        )
+    }) && (c.question || segs.len() <= 3)
+        || segs.len() <= 3 && segs.iter().any(|s| w(s) == "qui");
+    if who || qui {
+        return Some(0);
+    }
+    // The texts themselves, the app, the website.
+    if has(&["app", "website", "online", "faq", "password", "login"]).is_some()
+        && matches!(
+            first,
+            "is" | "can" | "do" | "how" | "where" | "hay" | "y" | "est"
+        )
+    {
+        return Some(0);
+    }
+    if segs.windows(2).any(|p| {
+        matches!(
+            (w(&p[0]), w(&p[1])),
+            ("by", "text")
+                | ("by", "sms")
+                | ("these", "texts")
+                | ("this", "message")
+                | ("el", "mensaje")
+                | ("ce", "message")
+                | ("reply", "with")
+        )
+    }) {
+        return Some(0);
+    }
+    None
+}

@@ -14,7 +14,7 @@ use super::{Clause, Rules, Seg};
 use crate::domain::Action;
 pub(super) use argument::has_time_after;
 use argument::weak_has_argument;
-pub(super) use help::asks_how;
+pub(super) use help::{asks_how, service_question};
 use jiff::civil::Date;
 pub(super) use senses::order_word;
 use senses::{
@@ -275,6 +275,24 @@ pub(super) fn judge(
     {
         return Verdict::Not(REASON_NO_MATCH);
     }
+    // "what's the difference between skip and delay", "skip vs delay??", "What's UNDO for",
+    // "Ça veut dire quoi UNDO?": the keyword asked about.
+    let about_keyword = segs.iter().any(|s| {
+        matches!(
+            words[s.word],
+            "difference" | "diff" | "vs" | "versus" | "mean" | "means" | "meaning" | "significa"
+        ) || words[s.word..s.word + s.len] == ["veut", "dire"]
+    }) || c.question
+        && before
+            .last()
+            .is_some_and(|p| matches!(words[p.word], "whats" | "does" | "quoi"))
+        && (after.is_empty()
+            || after
+                .first()
+                .is_some_and(|n| matches!(words[n.word], "for" | "do" | "actually" | "exactly")));
+    if about_keyword && (c.question || segs.len() <= 6) {
+        return Verdict::HowTo;
+    }
     // "do I need to put a number after DELAY", "what do I type after skip": the keyword
     // named, not used.
     if before.last().is_some_and(|p| {
@@ -328,7 +346,12 @@ pub(super) fn judge(
     // "skip 2 weeks", "skip the next 3 orders", "skip this one and the next", "skip it
     // forever": several orders, a pause or a cancellation, not one skip.
     if action == Action::Skip && several(words, c, si, today, rules) {
-        return Verdict::Not(REASON_NO_MATCH);
+        // "can I skip twice in a row?": asks what is allowed.
+        return if c.question {
+            Verdict::HowTo
+        } else {
+            Verdict::Not(REASON_NO_MATCH)
+        };
     }
     // A hedge in the clause ("I might skip", "maybe push it later"); a condition before the
     // cue ("if my trip gets extended I'll delay it") unless it frames a request.
@@ -347,8 +370,13 @@ pub(super) fn judge(
     }) {
         return Verdict::Not(REASON_HEDGED);
     }
+    // "if I skip do I lose my discount": asks what follows.
+    let asks_after = after.windows(2).any(|p| {
+        matches!(words[p[0].word], "do" | "will" | "does" | "would")
+            && matches!(words[p[1].word], "i" | "it" | "we" | "you")
+    });
     if before.iter().any(|s| is(s, Role::If)) {
-        return if c.question {
+        return if c.question || asks_after {
             Verdict::HowTo
         } else {
             Verdict::Not(REASON_HEDGED)

@@ -23,6 +23,8 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     let when = segs.iter().position(|s| is(s, Role::When));
     // "when I get home", "when my in-laws are coming": a time clause, not a question.
     if let Some(wi) = when
+        && w(&segs[wi]) == "when"
+        && !(c.question && segs.get(wi + 1).is_some_and(|n| w(n) == "my"))
         && segs.get(wi + 1).is_some_and(|n| {
             matches!(
                 w(n),
@@ -193,6 +195,8 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                 | "one"
                 | "kit"
                 | "food"
+                | "anything"
+                | "something"
         )
     });
     // "it" stands for the order; "me", "you", "I" only with shipping: "are you shipping this
