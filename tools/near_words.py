@@ -65,7 +65,7 @@ def within_one(a, b):
 # (andar) is never read as "undo".
 ES_AR = "andar mandar llegar pasar dejar llevar quedar tomar esperar estar cambiar comprar pagar usar probar encantar gustar tardar cocinar trabajar viajar mudar necesitar olvidar terminar regresar visitar celebrar acabar"
 FR_ER = "arriver passer aimer donner manger rester penser trouver parler appeler garder chercher laisser acheter payer utiliser essayer oublier travailler voyager demenager cuisiner commander"
-ES_IRREGULAR = "tengo tiene tienen tienes puedo puede pueden quiero quiere quieren hago hace hacen voy va vamos van estoy esta estan salgo sale salen salio dijo hizo fue era soy somos son"
+ES_IRREGULAR = "pospuso pospuse pospusieron pospusimos pospuesto pospuesta tengo tiene tienen tienes puedo puede pueden quiero quiere quieren hago hace hacen voy va vamos van estoy esta estan salgo sale salen salio dijo hizo fue era soy somos son"
 FR_IRREGULAR = "ai as avons avez ont suis es est sommes etes sont vais vas va allons allez vont peux peut pouvons veux veut voulons fais fait faisons font"
 
 

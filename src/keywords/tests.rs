@@ -140,7 +140,7 @@ fn frozen_test_split() {
 
 /// What the frozen split measured when these were set: a ratchet, raised as the reader
 /// improves, never lowered to make a change pass.
-const FROZEN_FLOOR: f64 = 86.2;
+const FROZEN_FLOOR: f64 = 86.5;
 const FROZEN_FALSE_ACTIONS: usize = 27;
 
 /// The development splits, the replies the rules were tuned on: floors on each, so a rule
@@ -151,25 +151,25 @@ fn dev_split_floor() {
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
-            93.9,
-            6,
+            94.2,
+            5,
         ),
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            86.4,
+            87.7,
             4,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
-            85.2,
+            86.6,
             7,
         ),
         (
             "dev4",
             include_str!("../../tests/corpus/v2/dev4.tsv"),
-            88.7,
+            88.9,
             9,
         ),
     ];

@@ -158,6 +158,18 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
                 seg.role = None;
             }
         }
+        // "could you possibly skip it", "can you maybe push it": politeness in a request.
+        if seg.role == Some(Role::Hedge)
+            && matches!(w, "possibly" | "perhaps" | "maybe")
+            && cur.segs.last().is_some_and(|p| {
+                p.role == Some(Role::Request)
+                    && words[p.word..p.word + p.len]
+                        .iter()
+                        .any(|x| matches!(x.0, "you" | "u"))
+            })
+        {
+            seg.role = Some(Role::Polite);
+        }
         // "n" is the French "n'" ("je n'en veux pas"), not "and" ("undo n skip").
         if w == "n" && seg.role == Some(Role::Neg) {
             let prev = if i > 0 { words[i - 1].0 } else { "" };

@@ -106,6 +106,11 @@ pub(super) fn weak_has_argument(
             // "not now" alone may be a no; "not now, send it in April" is a delay.
             before.iter().chain(after).any(|s| is(s, Role::Send)) || has_time
         }
+        "later" | "mas" | "despues" | "plus" | "not" | "todavia" | "aun" | "pas"
+            if duration_before(words, c, si, today, rules) =>
+        {
+            true
+        }
         "later" | "mas" | "despues" | "plus" | "not" | "todavia" | "aun" | "pas" => {
             // "later please", "send it later", "can it come later", "not yet thanks"
             // Not "will read this later", "call me later": another verb's.
@@ -137,10 +142,38 @@ pub(super) fn weak_has_argument(
         | "pasalo" | "pasenlo" | "recorrer" => {
             (object || particle) && (has_time || particle || later)
         }
-        "push" | "pushing" | "pushed" | "bump" => object || particle || has_time,
+        "push" | "pushing" | "pushed" | "bump" | "shift" | "slide" | "punt" => {
+            object || particle || has_time
+        }
+        // "put the next order back a bit", "put my box back to April 10"; not "put the box
+        // back in the fridge".
+        "put" => {
+            object
+                && particle
+                && has_time
+                && !after
+                    .iter()
+                    .skip_while(|s| !is(s, Role::Particle))
+                    .nth(1)
+                    .is_some_and(|n| {
+                        matches!(words[n.word], "in" | "on" | "into" | "inside" | "together")
+                    })
+        }
         "pause" => has_time,
         "extend" => has_time || object,
         "retraso" => has_time,
         _ => object || particle || has_time || later,
     }
+}
+
+/// A named duration or date ending right before segment `si`: "two weeks later", "un mois
+/// plus tard", "3 days later would be perfect".
+fn duration_before(words: &[&str], c: &Clause, si: usize, today: Date, rules: &RuleSet) -> bool {
+    let before: Vec<&str> = c.segs[..si]
+        .iter()
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
+    time::scan(&before, today, &Rules(rules))
+        .iter()
+        .any(|f| f.bare.is_none() && f.end == before.len())
 }
