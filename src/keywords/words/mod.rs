@@ -112,6 +112,7 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("retras", ES_AR, Cue(Delay, Strong, Base)),
     ("atras", ES_AR, Cue(Delay, Strong, Base)),
     ("aplaz", ES_AR, Cue(Delay, Strong, Base)),
+    ("omit", ES_IR, Cue(Skip, Strong, Base)),
     ("pospong", ES_PONER, Cue(Delay, Strong, Base)),
     ("salt", ES_AR, Cue(Skip, Strong, Base)),
     ("brinc", ES_AR, Cue(Skip, Strong, Base)),
@@ -137,6 +138,11 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
 const ES_AR: &[&str] = &[
     "ar", "arlo", "arla", "arlos", "arlas", "arme", "a", "alo", "ala", "e", "en", "enlo", "enla",
     "enlos", "elo", "ela", "ando", "amos", "emos", "as", "es", "an", "arnos", "ate", "ense",
+    "eame", "enme", "ame", "amela", "amelo", "enmela", "enmelo",
+];
+/// -ir verbs (omitir): imperative, subjunctive, past subjunctive.
+const ES_IR: &[&str] = &[
+    "ir", "irlo", "irla", "an", "a", "e", "en", "anla", "anlo", "ieran", "iera", "amos",
 ];
 /// -car verbs write "qu" before "e" ("brínquenla").
 const ES_QU: &[&str] = &["e", "en", "enla", "enlo", "enlos", "ela", "elo", "emos"];

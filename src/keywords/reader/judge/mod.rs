@@ -77,11 +77,24 @@ pub(super) fn judge(
 
     // A negation right before the cue is read first, whatever else the clause holds:
     // "don't skip the line" is a negated skip too, and so takes back a skip beside it.
+    // Not a negation of the cue: "nah skip", "no thx, skip it" (the box refused, then the
+    // request), "wait no undo" (a correction).
+    let refusing = |k: usize| {
+        let s = &segs[k];
+        matches!(words[s.word], "nah" | "nope")
+            || words[s.word] == "no"
+                && (segs.get(k + 1).is_some_and(|n| is(n, Role::Polite))
+                    || k > 0 && words[segs[k - 1].word] == "wait"
+                    || segs.get(k + 1).is_some_and(|n| words[n.word] == "wait"))
+    };
     let neg_before = before
         .iter()
+        .enumerate()
         .rev()
-        .take_while(|s| is(s, Role::Neg) || is(s, Role::Request) && !resets(words, s))
-        .any(|s| is(s, Role::Neg));
+        .take_while(|(_, s)| {
+            is(s, Role::Neg) || is(s, Role::Request) && !resets(words, s) || is(s, Role::Polite)
+        })
+        .any(|(k, s)| is(s, Role::Neg) && !refusing(k));
     if neg_before && !matches!(words[seg.word], "not" | "no" | "dont" | "pas") {
         return Verdict::Not(REASON_NEGATED);
     }
@@ -390,6 +403,20 @@ pub(super) fn judge(
             .iter()
             .any(|s| is(s, Role::How) || is(s, Role::HowTo))
             || c.question && after.iter().any(|s| is(s, Role::How)))
+    {
+        return Verdict::HowTo;
+    }
+    // "can I skip a delivery?", "Puis-je sauter une livraison ?": any order, in general.
+    if c.question
+        && matches!(action, Action::Skip | Action::Delay)
+        && after
+            .first()
+            .is_some_and(|s| matches!(words[s.word], "a" | "an" | "une" | "un" | "any"))
+        && after.get(1).is_some_and(|s| {
+            order_word(words[s.word])
+                && !is_time_word(words[s.word], rules)
+                && !senses::determiner(words[s.word])
+        })
     {
         return Verdict::HowTo;
     }
