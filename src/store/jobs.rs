@@ -197,16 +197,8 @@ pub struct JobListing {
 
 #[derive(sqlx::FromRow)]
 struct ListingRow {
-    id: i64,
-    kind: String,
-    state: String,
-    attempt: i64,
-    max_attempts: i64,
-    scheduled_at: i64,
-    attempted_at: Option<i64>,
-    finalized_at: Option<i64>,
-    last_error: Option<String>,
-    created_at: i64,
+    #[sqlx(flatten)]
+    job: Row,
     message_id: String,
     shop_id: String,
 }
@@ -412,18 +404,7 @@ impl Store {
                 Ok(JobListing {
                     message_id: r.message_id,
                     shop_id: r.shop_id,
-                    job: JobRow::try_from(Row {
-                        id: r.id,
-                        kind: r.kind,
-                        state: r.state,
-                        attempt: r.attempt,
-                        max_attempts: r.max_attempts,
-                        scheduled_at: r.scheduled_at,
-                        attempted_at: r.attempted_at,
-                        finalized_at: r.finalized_at,
-                        last_error: r.last_error,
-                        created_at: r.created_at,
-                    })?,
+                    job: JobRow::try_from(r.job)?,
                 })
             })
             .collect()

@@ -11,6 +11,19 @@ struct Found {
     strength: Strength,
 }
 
+impl Found {
+    /// A question asked outright (HELP, STATUS, a how-to): sure, and strong.
+    fn asked(action: Action, clause: usize, seg: usize) -> Found {
+        Found {
+            action,
+            clause,
+            seg,
+            sure: true,
+            strength: Strength::Strong,
+        }
+    }
+}
+
 /// A clause that only says no: "no", "no thanks", "nope", "actually no", "wait no".
 fn refusal(words: &[&str], c: &Clause) -> bool {
     c.segs.iter().any(|s| is(s, Role::Neg))
@@ -171,13 +184,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             }
             let Some(Role::Cue(action, strength, _)) = seg.role else {
                 if is(&seg, Role::HowTo) && judge::asks_how(words, c, si) {
-                    found.push(Found {
-                        action: Action::Help,
-                        clause: ci,
-                        seg: si,
-                        sure: true,
-                        strength: Strength::Strong,
-                    });
+                    found.push(Found::asked(Action::Help, ci, si));
                 }
                 continue;
             };
@@ -208,13 +215,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     sure: sure && seg.typo < 2,
                     strength,
                 }),
-                Verdict::HowTo => found.push(Found {
-                    action: Action::Help,
-                    clause: ci,
-                    seg: si,
-                    sure: true,
-                    strength: Strength::Strong,
-                }),
+                Verdict::HowTo => found.push(Found::asked(Action::Help, ci, si)),
                 Verdict::Mention => mentioned.push(action),
                 Verdict::Not(reason) => {
                     if reason == crate::keywords::REASON_HEDGED {
@@ -246,24 +247,12 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         if let Some(si) = judge::service_question(words, c)
             && rules.enabled(Action::Help)
         {
-            found.push(Found {
-                action: Action::Help,
-                clause: ci,
-                seg: si,
-                sure: true,
-                strength: Strength::Strong,
-            });
+            found.push(Found::asked(Action::Help, ci, si));
         }
         if let Some(si) = judge::status_question(words, c, asking)
             && rules.enabled(Action::Status)
         {
-            found.push(Found {
-                action: Action::Status,
-                clause: ci,
-                seg: si,
-                sure: true,
-                strength: Strength::Strong,
-            });
+            found.push(Found::asked(Action::Status, ci, si));
         }
     }
     // "Reply SKIP to skip", "to skip reply skip": the shop's instructions quoted back.

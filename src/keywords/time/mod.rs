@@ -38,6 +38,17 @@ pub(super) struct Found {
 
 /// Extra units and number words from the rule files (`[durations]`), consulted after the
 /// built-in ones.
+impl Found {
+    fn named(start: usize, end: usize, when: When) -> Found {
+        Found {
+            start,
+            end,
+            when,
+            bare: None,
+        }
+    }
+}
+
 pub(super) trait Extra {
     fn unit_days(&self, word: &str) -> Option<u32>;
     fn number(&self, word: &str) -> Option<u32>;
@@ -154,79 +165,31 @@ pub(super) fn scan(words: &[&str], today: Date, extra: &dyn Extra) -> Vec<Found>
                 } else {
                     date
                 };
-                out.push(Found {
-                    start: i,
-                    end: j + used,
-                    when: When::Until(date),
-                    bare: None,
-                });
+                out.push(Found::named(i, j + used, When::Until(date)));
                 i = j + used;
                 continue;
             }
         }
-        // "next week", "la semana siguiente", "la semaine prochaine": a week.
-        if let Some(used) = next_week_at(words, i) {
-            out.push(Found {
-                start: i,
-                end: i + used,
-                when: When::Days(7),
-                bare: None,
-            });
+        // "next week", "la semana siguiente", "la semaine prochaine": a week; a range is
+        // vague ("1-2 weeks", "2 or 3 weeks", "2 weeks or 3"); then vague amounts, durations
+        // and dates.
+        let named = next_week_at(words, i)
+            .map(|used| (When::Days(7), used))
+            .or_else(|| range_at(words, i, extra).map(|used| (When::Vague, used)))
+            .or_else(|| vague_at(words, i, extra).map(|used| (When::Vague, used)))
+            .or_else(|| duration_at(words, i, extra).map(|(d, used)| (When::Days(d), used)))
+            .or_else(|| date_at(words, i, today).map(|(d, used)| (When::Until(d), used)));
+        if let Some((when, used)) = named {
+            out.push(Found::named(i, i + used, when));
             i += used;
             continue;
         }
-        // A range is vague: "1-2 weeks", "2 or 3 weeks", "2 weeks or 3".
-        if let Some(used) = range_at(words, i, extra) {
-            out.push(Found {
-                start: i,
-                end: i + used,
-                when: When::Vague,
-                bare: None,
-            });
-            i += used;
-            continue;
-        }
-        if let Some(used) = vague_at(words, i, extra) {
-            out.push(Found {
-                start: i,
-                end: i + used,
-                when: When::Vague,
-                bare: None,
-            });
-            i += used;
-            continue;
-        }
-        if let Some((days, used)) = duration_at(words, i, extra) {
-            out.push(Found {
-                start: i,
-                end: i + used,
-                when: When::Days(days),
-                bare: None,
-            });
-            i += used;
-            continue;
-        }
-        if let Some((date, used)) = date_at(words, i, today) {
-            out.push(Found {
-                start: i,
-                end: i + used,
-                when: When::Until(date),
-                bare: None,
-            });
-            i += used;
-            continue;
-        }
-        if let Ok(n) = words[i].parse::<u32>()
-            && n > 0
-            && n <= 52
-        {
-            out.push(Found {
-                start: i,
-                end: i + 1,
-                when: When::Vague,
-                bare: Some(n),
-            });
-        } else if let Some(n) = cardinal(words[i]).filter(|n| *n <= 12) {
+        let bare = words[i]
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=52).contains(n))
+            .or_else(|| cardinal(words[i]).filter(|n| *n <= 12));
+        if let Some(n) = bare {
             out.push(Found {
                 start: i,
                 end: i + 1,

@@ -18,11 +18,16 @@ pub(super) fn times_after(
     today: Date,
     rules: &RuleSet,
 ) -> Vec<Found> {
-    let after: Vec<&str> = c.segs[si + 1..]
+    let after = words_after(words, c, si);
+    time::scan(&after, today, &Rules(rules))
+}
+
+/// The words of a clause after its segment `si`.
+pub(super) fn words_after<'w>(words: &[&'w str], c: &Clause, si: usize) -> Vec<&'w str> {
+    c.segs[si + 1..]
         .iter()
         .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-        .collect();
-    time::scan(&after, today, &Rules(rules))
+        .collect()
 }
 
 /// A named amount or date after the cue, or a bare number right after it.
@@ -33,10 +38,7 @@ pub(in super::super) fn has_time_after(
     today: Date,
     rules: &RuleSet,
 ) -> bool {
-    let after: Vec<&str> = c.segs[si + 1..]
-        .iter()
-        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-        .collect();
+    let after = words_after(words, c, si);
     times_after(words, c, si, today, rules).iter().any(|f| {
         // "don't ship this one": a pronoun, not a number.
         let pronoun = f.bare.is_some()

@@ -223,10 +223,7 @@ pub(super) fn object_is_not_the_order(words: &[&str], after: &[Seg], rules: &Rul
 
 /// Whether a skip asks for more than one order, or for no order ever again.
 pub(super) fn several(words: &[&str], c: &Clause, si: usize, today: Date, rules: &RuleSet) -> bool {
-    let after: Vec<&str> = c.segs[si + 1..]
-        .iter()
-        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-        .collect();
+    let after = super::argument::words_after(words, c, si);
     let count = |w: &str| {
         w.parse::<u32>().is_ok_and(|n| (2..=12).contains(&n))
             || matches!(
