@@ -22,6 +22,7 @@ mod amount;
 mod decide;
 mod guards;
 mod segment;
+mod wishes;
 
 use decide::decide;
 use guards::{is_reaction, opted_out};

@@ -1,7 +1,9 @@
 //! How-to questions that ask for HELP ("how do I skip?").
 
+use super::super::super::RuleSet;
 use super::super::super::words::Role;
 use super::super::{Clause, Seg};
+use super::is_time_word;
 use super::senses::{determiner, order_word};
 use super::{is, soft};
 
@@ -280,4 +282,76 @@ pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<u
         return Some(0);
     }
     None
+}
+
+/// A question about what the service allows, around a skip or delay: "can I skip a
+/// delivery?", "can I skip more than one month?", "do I have to skip?", "can I push it back
+/// twice?", "can I delay to a specific date or only by weeks?".
+pub(super) fn asks_about_rules(words: &[&str], c: &Clause, si: usize, rules: &RuleSet) -> bool {
+    let segs = &c.segs;
+    let before = &segs[..si];
+    let after = &segs[si + 1..];
+    // "can I skip a delivery?", "Puis-je sauter une livraison ?": any order, in general.
+    if c.question
+        && after
+            .first()
+            .is_some_and(|s| matches!(words[s.word], "a" | "an" | "une" | "un" | "any"))
+        && after.get(1).is_some_and(|s| {
+            order_word(words[s.word])
+                && !is_time_word(words[s.word], rules)
+                && !determiner(words[s.word])
+        })
+    {
+        return true;
+    }
+    // "can I skip more than one month?"
+    if c.question && words.windows(2).any(|p| p == ["more", "than"]) {
+        return true;
+    }
+    // "do I have to skip?", "do I need to delay it?"
+    if c.question
+        && before.iter().any(|s| {
+            (s.word..s.word + s.len)
+                .any(|k| matches!(words[k], "have" | "need") && words.get(k + 1) == Some(&"to"))
+        })
+    {
+        return true;
+    }
+    let conj_once = segs.windows(2).any(|p| {
+        words[p[0].word] == "once"
+            && matches!(
+                words[p[1].word],
+                "we" | "i" | "im" | "were" | "you" | "they" | "its" | "it" | "he" | "she"
+            )
+    });
+    if c.question
+        && segs.iter().any(|s| {
+            words[s.word] == "once" && !conj_once
+                || matches!(
+                    words[s.word],
+                    "twice"
+                        | "latest"
+                        | "maximum"
+                        | "max"
+                        | "limit"
+                        | "far"
+                        | "times"
+                        | "allowed"
+                        | "online"
+                        | "app"
+                        | "website"
+                        | "login"
+                        | "log"
+                        | "free"
+                        | "charged"
+                        | "lose"
+                        | "discount"
+                        | "specific"
+                        | "only"
+                )
+        })
+    {
+        return true;
+    }
+    false
 }

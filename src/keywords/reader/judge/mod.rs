@@ -406,71 +406,7 @@ pub(super) fn judge(
     {
         return Verdict::HowTo;
     }
-    // "can I skip a delivery?", "Puis-je sauter une livraison ?": any order, in general.
-    if c.question
-        && matches!(action, Action::Skip | Action::Delay)
-        && after
-            .first()
-            .is_some_and(|s| matches!(words[s.word], "a" | "an" | "une" | "un" | "any"))
-        && after.get(1).is_some_and(|s| {
-            order_word(words[s.word])
-                && !is_time_word(words[s.word], rules)
-                && !senses::determiner(words[s.word])
-        })
-    {
-        return Verdict::HowTo;
-    }
-    // "can I skip more than one month?"
-    if c.question
-        && matches!(action, Action::Skip | Action::Delay)
-        && words.windows(2).any(|p| p == ["more", "than"])
-    {
-        return Verdict::HowTo;
-    }
-    // "do I have to skip?", "do I need to delay it?"
-    if c.question
-        && matches!(action, Action::Skip | Action::Delay)
-        && before.iter().any(|s| {
-            (s.word..s.word + s.len)
-                .any(|k| matches!(words[k], "have" | "need") && words.get(k + 1) == Some(&"to"))
-        })
-    {
-        return Verdict::HowTo;
-    }
-    let conj_once = segs.windows(2).any(|p| {
-        words[p[0].word] == "once"
-            && matches!(
-                words[p[1].word],
-                "we" | "i" | "im" | "were" | "you" | "they" | "its" | "it" | "he" | "she"
-            )
-    });
-    if c.question
-        && matches!(action, Action::Skip | Action::Delay)
-        && segs.iter().any(|s| {
-            words[s.word] == "once" && !conj_once
-                || matches!(
-                    words[s.word],
-                    "twice"
-                        | "latest"
-                        | "maximum"
-                        | "max"
-                        | "limit"
-                        | "far"
-                        | "times"
-                        | "allowed"
-                        | "online"
-                        | "app"
-                        | "website"
-                        | "login"
-                        | "log"
-                        | "free"
-                        | "charged"
-                        | "lose"
-                        | "discount"
-                        | "specific"
-                        | "only"
-                )
-        })
+    if matches!(action, Action::Skip | Action::Delay) && help::asks_about_rules(words, c, si, rules)
     {
         return Verdict::HowTo;
     }

@@ -1,0 +1,197 @@
+//! Requests said without an action word: a verb of sending ("send it in April", "don't send
+//! it this month") and a time said as a wish ("after the 4th please").
+
+use super::*;
+
+/// The action a send verb or a "don't send" asks for in its clause: a delay with a date or
+/// "later" after it ("send it in April", "don't send it until the 25th", "not yet"), else
+/// for "don't send" a skip.
+pub(super) fn send_action(
+    words: &[&str],
+    c: &Clause,
+    si: usize,
+    today: Date,
+    rules: &RuleSet,
+) -> Option<Action> {
+    let rest = &c.segs[si + 1..];
+    // "send it saturday like normal": the usual date, an undo.
+    if rest
+        .iter()
+        .any(|s| matches!(words[s.word], "early" | "earlier" | "sooner" | "asap"))
+        || rest
+            .iter()
+            .any(|s| matches!(s.role, Some(Role::Cue(Action::Undo, ..))))
+    {
+        return None;
+    }
+    // "what time will it get here on saturday?": a question about the date it has.
+    if c.question
+        && c.segs[..si]
+            .iter()
+            .any(|s| matches!(words[s.word], "what" | "when" | "which" | "whats"))
+    {
+        return None;
+    }
+    // "I'll be happy to receive it Saturday": the shopper's own plan.
+    if c.segs[si].role == Some(Role::Send)
+        && matches!(
+            words[c.segs[si].word],
+            "receive" | "get" | "recibir" | "recevoir"
+        )
+        && !c.segs[..si].iter().any(|s| {
+            is(s, Role::Request) && !matches!(words[s.word], "ill" | "will" | "i")
+                || matches!(words[s.word], "can" | "could" | "please")
+        })
+    {
+        return None;
+    }
+    // The thing sent is the order: "send it", "can my next box ship", "could you deliver";
+    // not "the movers can only come on the 25th".
+    if c.segs[si].role == Some(Role::Send) {
+        let before = &c.segs[..si];
+        let about_order = before.iter().all(soft)
+            || before.iter().rev().take(3).any(|s| {
+                judge::order_word(words[s.word])
+                    || matches!(words[s.word], "you" | "u" | "it" | "elle" | "ella" | "il")
+            })
+            || rest
+                .first()
+                .is_some_and(|s| judge::order_word(words[s.word]));
+        if !about_order {
+            return None;
+        }
+    }
+    // "don't send the one on the 13th": the date of the order meant, not a new one.
+    let order_date = c.segs[si].role == Some(Role::NoSend)
+        && rest
+            .iter()
+            .take(4)
+            .any(|s| matches!(words[s.word], "on" | "el" | "le"))
+        && !rest.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "until" | "till" | "til" | "before" | "after" | "hasta" | "jusqu" | "avant"
+            )
+        });
+    let dated = !order_date && judge::has_time_after(words, c, si, today, rules)
+        || rest
+            .iter()
+            .take(6)
+            .any(|s| is(s, Role::Later) || matches!(words[s.word], "later" | "yet"));
+    match c.segs[si].role {
+        Some(Role::NoSend) => Some(if dated { Action::Delay } else { Action::Skip }),
+        Some(Role::Send) if dated => Some(Action::Delay),
+        _ => None,
+    }
+}
+
+/// A short reply that is only a time, said as a wish: "after the 4th please", "jusqu'à
+/// vendredi svp", "another two weeks please", "3 days later would be perfect", "mi-avril ce
+/// serait top". Without a word of approval it is only probable: the shop asks first.
+pub(super) fn bare_time_request(
+    rules: &RuleSet,
+    words: &[&str],
+    clauses: &[Clause],
+    today: Date,
+) -> Option<Reading> {
+    if !rules.enabled(Action::Delay) {
+        return None;
+    }
+    let segs: Vec<&Seg> = clauses.iter().flat_map(|c| &c.segs).collect();
+    if segs.len() > 9
+        || segs.iter().any(|s| {
+            matches!(
+                s.role,
+                Some(
+                    Role::Neg
+                        | Role::Hedge
+                        | Role::Doubt
+                        | Role::Why
+                        | Role::PastMark
+                        | Role::Stray
+                )
+            )
+        })
+    {
+        return None;
+    }
+    let first = &clauses.iter().find(|c| !c.segs.is_empty())?.segs;
+    let clause_words: Vec<&str> = first
+        .iter()
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
+    let mut lead = 0;
+    while clause_words.get(lead).is_some_and(|w| {
+        matches!(
+            *w,
+            "another"
+                | "like"
+                | "just"
+                | "only"
+                | "by"
+                | "un"
+                | "otra"
+                | "otras"
+                | "encore"
+                | "ok"
+                | "okay"
+                | "hi"
+                | "hey"
+                | "hola"
+                | "bonjour"
+                | "allo"
+                | "so"
+        )
+    }) {
+        lead += 1;
+    }
+    let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
+    let f = found.iter().find(|f| f.start == lead && f.bare.is_none())?;
+    let later = words.iter().any(|w| {
+        matches!(
+            *w,
+            "later" | "tard" | "despues" | "after" | "apres" | "plus"
+        )
+    });
+    if matches!(f.when, crate::keywords::time::When::Vague) && !later {
+        return None;
+    }
+    let approving = words.iter().any(|w| {
+        matches!(
+            *w,
+            "please"
+                | "pls"
+                | "plz"
+                | "svp"
+                | "stp"
+                | "porfa"
+                | "favor"
+                | "perfect"
+                | "perfecto"
+                | "parfait"
+                | "fine"
+                | "great"
+                | "good"
+                | "ideal"
+                | "top"
+                | "mieux"
+                | "better"
+                | "mejor"
+                | "thanks"
+                | "thank"
+                | "merci"
+                | "gracias"
+                | "works"
+                | "bien"
+        )
+    });
+    let (rule, keyword) = rules.report(Action::Delay, None, None);
+    Some(Reading::Act {
+        action: Action::Delay,
+        rule,
+        keyword,
+        when: Some(f.when),
+        bare: None,
+        sure: approving,
+    })
+}
