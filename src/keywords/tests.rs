@@ -142,7 +142,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val); they are never searched line by
 /// line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 86.7;
+const FROZEN_FLOOR: f64 = 87.0;
 const FROZEN_FALSE_ACTIONS: usize = 28;
 
 /// The development splits, the replies the rules were tuned on: floors on each, so a rule
@@ -153,25 +153,25 @@ fn dev_split_floor() {
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
-            94.2,
+            94.3,
             5,
         ),
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            89.2,
+            90.3,
             4,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
-            88.4,
+            89.2,
             7,
         ),
         (
             "dev4",
             include_str!("../../tests/corpus/v2/dev4.tsv"),
-            89.6,
+            89.7,
             9,
         ),
     ];

@@ -60,7 +60,12 @@ pub(super) fn vocab() -> &'static Vocab {
                 entry.role.get_or_insert(*role);
                 let correctable = matches!(
                     role,
-                    Role::Cue(..) | Role::Particle | Role::Request | Role::Polite | Role::Send
+                    Role::Cue(..)
+                        | Role::Particle
+                        | Role::Request
+                        | Role::Polite
+                        | Role::Send
+                        | Role::When
                 ) || matches!(role, Role::Object)
                     && super::judge::order_word(first);
                 if correctable && first.len() >= 4 {

@@ -169,7 +169,7 @@ pub(super) fn judge(
                 | "reverse"
         ) || cue_end_word == "on" && cue_word == "hold"
             || seg.len == 1 && matches!(cue_word, "push" | "move" | "pushing" | "moving"))
-        && object_is_not_the_order(words, after, rules)
+        && object_is_not_the_order(words, after, rules, action == Action::Undo)
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
@@ -254,7 +254,10 @@ pub(super) fn judge(
         return Verdict::Not(REASON_OTHER_SENSE);
     }
     if action == Action::Undo && mistake_marker(words, &seg) {
-        let negated = before.iter().any(|s| is(s, Role::Neg));
+        // "nooo I didn't mean to": an exclamation, not a negation of the undo.
+        let negated = before
+            .iter()
+            .any(|s| is(s, Role::Neg) && !matches!(words[s.word], "no" | "noo" | "nooo" | "nope"));
         let hedged = segs.iter().any(|s| is(s, Role::Hedge));
         if !negated && !hedged && !before.iter().any(|s| is(s, Role::If)) {
             return Verdict::Request { sure: true };

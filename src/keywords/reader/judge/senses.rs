@@ -99,7 +99,12 @@ pub(super) fn asks_for_participle(words: &[&str], before: &[Seg]) -> bool {
 
 /// "skip the kale", "hold the cilantro", "hold off on spinach", "undo the damage": the
 /// keyword acts on something else than the order.
-pub(super) fn object_is_not_the_order(words: &[&str], after: &[Seg], rules: &RuleSet) -> bool {
+pub(super) fn object_is_not_the_order(
+    words: &[&str],
+    after: &[Seg],
+    rules: &RuleSet,
+    undoing: bool,
+) -> bool {
     let mut k = 0;
     while after
         .get(k)
@@ -111,6 +116,15 @@ pub(super) fn object_is_not_the_order(words: &[&str], after: &[Seg], rules: &Rul
         return false;
     };
     let w = words[next.word];
+    // "undo whatever he sent", "reverse what I just did": the change itself.
+    if undoing
+        && matches!(
+            w,
+            "whatever" | "what" | "everything" | "all" | "last" | "previous" | "change" | "changes"
+        )
+    {
+        return false;
+    }
     // "on saute celle-ci", "salta esta": a pronoun for the order.
     if matches!(
         w,

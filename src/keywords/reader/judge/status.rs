@@ -144,7 +144,6 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                 | "cold"
                 | "weather"
                 | "have"
-                | "has"
                 | "last"
                 | "late"
                 | "previous"
@@ -322,7 +321,10 @@ pub(super) fn other_sense(words: &[&str], c: &Clause, si: usize) -> bool {
     let said = after.first().is_some_and(|n| {
         n.role.is_none()
             && !order_word(words[n.word])
-            && !matches!(words[n.word], "update" | "report" | "check")
+            && !matches!(
+                words[n.word],
+                "update" | "report" | "check" | "on" | "of" | "for" | "please" | "pls"
+            )
     });
     if modified
         || said
