@@ -331,7 +331,9 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         .or_else(|| found.iter().find(|f| f.action == Action::Status))
         .or_else(|| found.iter().find(|f| f.action == Action::Help));
     let Some(f) = chosen else {
-        if killed.is_none()
+        // A weak cue without its argument leaves a wish standing: "the 2nd of april works
+        // better, can you move it".
+        if killed.is_none_or(|r| r == crate::keywords::REASON_NO_MATCH)
             && let Some(r) = bare_time_request(rules, words, clauses, today)
         {
             return r;

@@ -145,6 +145,18 @@ pub(super) fn bare_time_request(
     }) {
         lead += 1;
     }
+    // "could we do the 26th", "can it be the 29th instead": a question that names the time.
+    let asked = [
+        "can", "could", "we", "do", "it", "be", "you", "make", "have", "i",
+    ];
+    if clause_words
+        .first()
+        .is_some_and(|w| matches!(*w, "can" | "could" | "make"))
+    {
+        while clause_words.get(lead).is_some_and(|w| asked.contains(w)) {
+            lead += 1;
+        }
+    }
     let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
     let f = found.iter().find(|f| f.start == lead && f.bare.is_none())?;
     let later = words.iter().any(|w| {
