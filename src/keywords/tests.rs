@@ -142,7 +142,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val); they are never searched line by
 /// line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 87.1;
+const FROZEN_FLOOR: f64 = 87.3;
 const FROZEN_FALSE_ACTIONS: usize = 28;
 
 /// The development splits, the replies the rules were tuned on: floors on each, so a rule
@@ -159,19 +159,19 @@ fn dev_split_floor() {
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            90.6,
+            90.7,
             4,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
-            89.4,
+            89.6,
             7,
         ),
         (
             "dev4",
             include_str!("../../tests/corpus/v2/dev4.tsv"),
-            89.8,
+            89.9,
             9,
         ),
     ];

@@ -135,6 +135,8 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     strength,
                 }),
                 Verdict::HowTo => found.push(Found::asked(Action::Help, ci, si)),
+                // "nvm skip it after all": a weak undo beside a request is no second action.
+                Verdict::Mention if action == Action::Undo && strength == Strength::Weak => {}
                 Verdict::Mention => mentioned.push(action),
                 Verdict::Not(reason) => {
                     if reason == crate::keywords::REASON_HEDGED {

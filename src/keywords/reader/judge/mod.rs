@@ -349,6 +349,7 @@ pub(super) fn judge(
     // A negation before the cue, unless "please" takes it back. A negative phrase is not
     // negated again: "nah, not this month".
     if let Some(ni) = before.iter().rposition(|s| is(s, Role::Neg))
+        && !refusing(ni)
         && !(matches!(words[before[ni].word], "no" | "nope" | "nah")
             && before
                 .get(ni + 1)
