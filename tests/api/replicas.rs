@@ -44,6 +44,9 @@ impl Replica {
                 cmd.env_remove(k);
             }
         }
+        // Its own process group: faketime runs keyroute as a child of its own, and killing
+        // faketime alone would leave that server running after the test.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .args(["serve", "--config"])
             .arg(config.path())
@@ -81,6 +84,12 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
+        // The whole group (the server, and faketime when it wraps it).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
