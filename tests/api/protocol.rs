@@ -52,8 +52,8 @@ async fn a_write_that_landed_is_confirmed_even_on_the_last_attempt() {
     assert_eq!(view(&t, &id).await["jobs"][0]["state"], "completed");
 }
 
-#[tokio::test]
-async fn a_job_that_fails_for_good_tells_the_shopper_and_stays_discarded() {
+/// A SKIP whose every attempt (two) Skio answers 503: the job ends discarded.
+async fn skip_that_fails_for_good() -> (TestApp, String) {
     let t = spawn_app_with(Timing {
         max_attempts: 2,
         ..Timing::default()
@@ -63,6 +63,12 @@ async fn a_job_that_fails_for_good_tells_the_shopper_and_stays_discarded() {
         .inject(Fault::times("skip", 10, FaultKind::Status(503)));
     let id = send(&t, "skip").await;
     t.drain().await;
+    (t, id)
+}
+
+#[tokio::test]
+async fn a_job_that_fails_for_good_tells_the_shopper_and_stays_discarded() {
+    let (t, id) = skip_that_fails_for_good().await;
     let failed: Vec<Value> = t
         .events()
         .into_iter()
@@ -126,15 +132,7 @@ async fn a_job_rescued_on_its_last_attempt_still_tells_the_shopper() {
 
 #[tokio::test]
 async fn a_discarded_job_can_be_retried_once_its_cause_is_fixed() {
-    let t = spawn_app_with(Timing {
-        max_attempts: 2,
-        ..Timing::default()
-    })
-    .await;
-    t.skio
-        .inject(Fault::times("skip", 10, FaultKind::Status(503)));
-    let id = send(&t, "skip").await;
-    t.drain().await;
+    let (t, id) = skip_that_fails_for_good().await;
     let listed: Value = t
         .admin_get("/api/v1/jobs?state=discarded")
         .await

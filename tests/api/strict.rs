@@ -60,25 +60,32 @@ async fn a_skio_schema_error_is_platform_error_never_not_allowed() {
     assert!(line.ends_with(" 1"), "{line}");
 }
 
-#[tokio::test]
-async fn a_skio_delay_reports_the_date_skio_holds() {
-    let t = spawn_app().await;
-    // 03:00 UTC is the evening before in New York. Skio takes the bare date and keeps its
-    // UTC time of day, so the order it holds falls a day earlier in the shop's calendar than
-    // the date asked for: keyroute reads it back and reports what Skio holds.
-    subscriber(&t, "s_early", "+15555550910", None, None);
+/// A Skio shopper ("s_early") whose next billing is 03:00 UTC, the evening before in New
+/// York; returns that instant.
+fn early_skio_shopper(t: &TestApp, id: &str) -> jiff::Timestamp {
+    subscriber(t, "s_early", "+15555550910", None, None);
     let next = t
         .next_billing
         .checked_sub(SignedDuration::from_hours(13))
         .unwrap();
     t.skio.add_subscription(SkioSub {
-        id: "3d9a6b1e-0c4f-4a2b-8e7d-5f6a7b8c9d0e".into(),
+        id: id.into(),
         phone: "+15555550910".into(),
         email: None,
         status: "ACTIVE".into(),
         next_billing: next,
         interval_days: 30,
     });
+    next
+}
+
+#[tokio::test]
+async fn a_skio_delay_reports_the_date_skio_holds() {
+    let t = spawn_app().await;
+    // 03:00 UTC is the evening before in New York. Skio takes the bare date and keeps its
+    // UTC time of day, so the order it holds falls a day earlier in the shop's calendar than
+    // the date asked for: keyroute reads it back and reports what Skio holds.
+    let next = early_skio_shopper(&t, "3d9a6b1e-0c4f-4a2b-8e7d-5f6a7b8c9d0e");
     text(&t, SHOP, "s_early", "+15555550910", "delay 2 weeks").await;
     t.drain().await;
     let ny = jiff::tz::TimeZone::get(TZ).unwrap();
@@ -111,19 +118,7 @@ async fn a_set_date_that_landed_a_day_off_is_confirmed_on_the_last_attempt() {
     })
     .await;
     // As above, Skio will hold the day before the one asked for; and the answer is lost.
-    subscriber(&t, "s_early", "+15555550910", None, None);
-    let next = t
-        .next_billing
-        .checked_sub(SignedDuration::from_hours(13))
-        .unwrap();
-    t.skio.add_subscription(SkioSub {
-        id: "3d9a6b1e-0c4f-4a2b-8e7d-5f6a7b8c9d0f".into(),
-        phone: "+15555550910".into(),
-        email: None,
-        status: "ACTIVE".into(),
-        next_billing: next,
-        interval_days: 30,
-    });
+    let next = early_skio_shopper(&t, "3d9a6b1e-0c4f-4a2b-8e7d-5f6a7b8c9d0f");
     t.skio
         .inject(Fault::once("set_date", FaultKind::ApplyThenStatus(502)));
     text(&t, SHOP, "s_early", "+15555550910", "delay 2 weeks").await;

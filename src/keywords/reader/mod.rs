@@ -74,6 +74,21 @@ pub(super) struct Seg {
     pub number: bool,
 }
 
+impl Seg {
+    /// Word `i` alone, with no role yet.
+    fn at(word: usize, number: bool) -> Seg {
+        Seg {
+            word,
+            len: 1,
+            role: None,
+            rule: None,
+            kw: None,
+            typo: 0,
+            number,
+        }
+    }
+}
+
 /// A clause: its segments and whether it asks a question.
 pub(super) struct Clause {
     pub segs: Vec<Seg>,

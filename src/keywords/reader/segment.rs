@@ -107,15 +107,7 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
                 continue;
             }
             TokKind::Number => {
-                cur.segs.push(Seg {
-                    word: i,
-                    len: 1,
-                    role: None,
-                    rule: None,
-                    kw: None,
-                    typo: 0,
-                    number: true,
-                });
+                cur.segs.push(Seg::at(i, true));
                 i += 1;
                 continue;
             }
@@ -205,24 +197,20 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
 /// The longest built-in or rule-file phrase at `i`, else the word itself.
 fn segment(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known], i: usize) -> Seg {
     let w = words[i].0;
-    let matches_at = |rest: &[&str]| {
-        rest.iter()
-            .enumerate()
-            .all(|(k, r)| words.get(i + 1 + k).is_some_and(|x| x.0 == *r))
+    // Whether the words after `i` go on with `rest` (a phrase's other words).
+    let matches_at = |rest: &mut dyn Iterator<Item = &str>| {
+        rest.enumerate()
+            .all(|(k, r)| words.get(i + 1 + k).is_some_and(|x| x.0 == r))
     };
-    let mut seg = Seg {
-        word: i,
-        len: 1,
-        role: None,
-        rule: None,
-        kw: None,
-        typo: 0,
-        number: false,
-    };
+    let mut seg = Seg::at(i, false);
     // Built-in phrases and words; a doubled letter is forgiven ("skiip", "pleease").
     let entry = known[i].entry;
     if let Some(e) = entry {
-        if let Some(p) = e.phrases.iter().find(|p| matches_at(&p.rest)) {
+        if let Some(p) = e
+            .phrases
+            .iter()
+            .find(|p| matches_at(&mut p.rest.iter().copied()))
+        {
             seg.len = 1 + p.rest.len();
             seg.role = Some(p.role);
         } else {
@@ -231,12 +219,11 @@ fn segment(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known], i: usize
     }
     // Rule-file keywords and phrases (a merchant's own words win over the built-ins).
     if let Some((info, entry)) = known[i].lex {
-        let phrase = rules.lex.phrases_of(entry).iter().find(|p| {
-            p.rest
-                .iter()
-                .enumerate()
-                .all(|(k, r)| words.get(i + 1 + k).is_some_and(|x| x.0 == &**r))
-        });
+        let phrase = rules
+            .lex
+            .phrases_of(entry)
+            .iter()
+            .find(|p| matches_at(&mut p.rest.iter().map(|r| &**r)));
         let (info, len) = match phrase {
             Some(p) if 1 + p.rest.len() >= seg.len => (p.info, 1 + p.rest.len()),
             _ => (info, 1),

@@ -157,51 +157,7 @@ pub(super) fn bare_time_request(
             lead += 1;
         }
     }
-    // Most replies name no time at all: look for a time word or a number before scanning.
-    let r = Rules(rules);
-    if !clause_words[lead.min(clause_words.len())..]
-        .iter()
-        .any(|w| {
-            w.bytes().any(|b| b.is_ascii_digit())
-                || judge::is_time_word(w, rules)
-                || crate::keywords::time::number_word(w).is_some()
-                || r.number(w).is_some()
-                || matches!(
-                    *w,
-                    "next"
-                        | "mid"
-                        | "end"
-                        | "a"
-                        | "an"
-                        | "another"
-                        | "few"
-                        | "couple"
-                        | "bit"
-                        | "little"
-                        | "later"
-                        | "tard"
-                        | "despues"
-                        | "fin"
-                        | "debut"
-                        | "principios"
-                        | "finales"
-                        | "mediados"
-                        | "mi"
-                        | "semana"
-                        | "semaine"
-                        | "prochain"
-                        | "prochaine"
-                        | "proximo"
-                        | "proxima"
-                        | "siguiente"
-                        | "que"
-                        | "viene"
-                )
-        })
-    {
-        return None;
-    }
-    let found = crate::keywords::time::scan(&clause_words, today, &r);
+    let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
     let f = found.iter().find(|f| f.start == lead && f.bare.is_none())?;
     let later = words.iter().any(|w| {
         matches!(

@@ -40,14 +40,9 @@ pub(in super::super) fn has_time_after(
 ) -> bool {
     let after = words_after(words, c, si);
     times_after(words, c, si, today, rules).iter().any(|f| {
-        // "don't ship this one": a pronoun, not a number.
-        let pronoun = f.bare.is_some()
-            && after.get(f.start) == Some(&"one")
-            && f.start > 0
-            && determiner(after[f.start - 1]);
-        // "send one", "skip one": a pronoun, never "1 week".
+        // "send one", "don't ship this one": a pronoun, never "1 week".
         let one = f.bare.is_some() && after.get(f.start) == Some(&"one");
-        !pronoun && !one && (f.bare.is_none() || f.start <= 1)
+        !one && (f.bare.is_none() || f.start <= 1)
     })
 }
 
