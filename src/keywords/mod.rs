@@ -22,6 +22,7 @@ pub mod corpus;
 mod edit;
 mod fxhash;
 mod lexicon;
+mod model;
 mod normalize;
 mod reader;
 mod schema;
@@ -241,6 +242,8 @@ struct CompiledRule {
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     lex: Lexicon,
+    /// The second opinion asked when the rules find no request ([`model`]).
+    model: &'static model::Model,
 }
 
 /// The rule files shipped with keyroute, as `(file name, contents)`.
@@ -305,7 +308,11 @@ impl RuleSet {
         let priorities: Vec<i32> = rules.iter().map(|r| r.priority).collect();
         let mut lex = Lexicon::build(files, &priorities);
         lex.drop_typo_targets(reader::corrects_typos_of);
-        RuleSet { rules, lex }
+        RuleSet {
+            rules,
+            lex,
+            model: model::embedded(),
+        }
     }
 
     /// Interprets one inbound message, with dates ("until the 21st") resolved from today in
@@ -323,6 +330,9 @@ impl RuleSet {
     pub fn interpret_on(&self, text: &str, today: jiff::civil::Date) -> Interpretation {
         match reader::read(self, text, today) {
             reader::Reading::Nothing(reason) => Interpretation::NoAction { reason },
+            reader::Reading::Unplaced => Interpretation::NoAction {
+                reason: REASON_NO_MATCH,
+            },
             reader::Reading::Act {
                 action,
                 rule,

@@ -140,39 +140,41 @@ fn frozen_test_split() {
 
 /// What the frozen split measured when these were set: a ratchet. The accuracy floor is
 /// only ever raised. The false actions may go up only in a commit that says so and why
-/// (once so far: 27 -> 28, for +0.5% read right on val); they are never searched line by
-/// line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 87.3;
-const FROZEN_FALSE_ACTIONS: usize = 28;
+/// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
+/// 7); they are never searched line by line, since the split is measured, not read.
+const FROZEN_FLOOR: f64 = 91.0;
+const FROZEN_FALSE_ACTIONS: usize = 7;
 
-/// The development splits, the replies the rules were tuned on: floors on each, so a rule
-/// made for one batch does not quietly undo another's.
+/// The development splits, the replies the rules were tuned on and the model trained on:
+/// floors on each, so a rule made for one batch does not quietly undo another's. (Their zero
+/// false actions are the model remembering them; `tools/train-model held-out` gives the
+/// honest figure.)
 #[test]
 fn dev_split_floor() {
     let splits: [(&str, &str, f64, usize); 4] = [
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
-            94.3,
-            5,
+            96.5,
+            0,
         ),
         (
             "dev2",
             include_str!("../../tests/corpus/v2/dev2.tsv"),
-            90.7,
-            4,
+            95.2,
+            0,
         ),
         (
             "dev3",
             include_str!("../../tests/corpus/v2/dev3.tsv"),
-            89.6,
-            7,
+            94.1,
+            0,
         ),
         (
             "dev4",
             include_str!("../../tests/corpus/v2/dev4.tsv"),
-            89.9,
-            9,
+            94.4,
+            0,
         ),
     ];
     for (name, text, floor, false_actions) in splits {

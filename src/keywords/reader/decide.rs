@@ -60,7 +60,6 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     let asking = clauses.iter().any(|c| c.question);
     // Every change action named, whatever became of it.
     let mut seen: Vec<Action> = Vec::new();
-    // "delay 0 days": no delay at all.
     // "delay 0 days", "delay 99999999999 weeks": no delay anyone can mean.
     let zero = words.windows(2).any(|p| {
         let absurd = p[0].len() > 4 && p[0].bytes().all(|b| b.is_ascii_digit());
@@ -107,7 +106,11 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 }
                 continue;
             };
-            if !rules.enabled(action) || action == Action::Delay && zero {
+            if !rules.enabled(action) {
+                continue;
+            }
+            if action == Action::Delay && zero {
+                killed.get_or_insert(crate::keywords::REASON_NO_MATCH);
                 continue;
             }
             // A send verb read as a cue is judged as that cue.
@@ -340,7 +343,10 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         {
             return r;
         }
-        return Reading::Nothing(killed.unwrap_or(crate::keywords::REASON_NO_MATCH));
+        return match killed {
+            Some(reason) => Reading::Nothing(reason),
+            None => Reading::Unplaced,
+        };
     };
     let seg = clauses[f.clause].segs[f.seg];
     let (rule, mut keyword) = rules.report(f.action, seg.rule, seg.kw);

@@ -56,6 +56,9 @@ pub(super) enum Reading {
         sure: bool,
     },
     Nothing(&'static str),
+    /// No request found, and nothing vetoed one: the model may be asked
+    /// ([`second_opinion`]); else it is `no_match`.
+    Unplaced,
 }
 
 /// One word or phrase of the message.
@@ -146,7 +149,10 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
     {
         // A message of only "?" asks for help when a help rule lists "?".
         if toks.iter().any(|t| t.1 == TokKind::Question) {
-            return decide(rules, &[], &[], today);
+            return match decide(rules, &[], &[], today) {
+                Reading::Unplaced => Reading::Nothing(super::REASON_NO_MATCH),
+                reading => reading,
+            };
         }
         return Reading::Nothing(super::REASON_EMPTY);
     }
@@ -179,7 +185,67 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
             s.typo = s.typo.max(known[s.word].typo);
         }
     }
-    decide(rules, &texts, &clauses, today)
+    // One word ("hello", "pause?", a merchant's keyword) is the rules' alone: too little
+    // for the model to go on.
+    let several = texts
+        .iter()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .nth(1)
+        .is_some();
+    match decide(rules, &texts, &clauses, today) {
+        Reading::Unplaced if several => second_opinion(rules, norm, &texts, today)
+            .unwrap_or(Reading::Nothing(super::REASON_NO_MATCH)),
+        Reading::Unplaced => Reading::Nothing(super::REASON_NO_MATCH),
+        Reading::Act {
+            action,
+            rule,
+            keyword,
+            when,
+            bare,
+            sure: true,
+        } if several && rules.model.doubts(norm, action) => Reading::Act {
+            action,
+            rule,
+            keyword,
+            when,
+            bare,
+            sure: false,
+        },
+        reading => reading,
+    }
+}
+
+/// When the rules find no request at all, the model's reading, if it is confident: never
+/// sure, so the shop asks first. (And a sure reading the model finds unlikely, another
+/// reading at [`super::model::VETO`] or more, becomes unsure: two readers must not disagree
+/// before keyroute acts.) A delay takes the one amount the reply names (the last,
+/// if it names several), else the rule's default.
+fn second_opinion(
+    rules: &RuleSet,
+    norm: &Normalized,
+    words: &[&str],
+    today: Date,
+) -> Option<Reading> {
+    let (action, p) = rules.model.predict(norm);
+    let action = action.filter(|a| p >= rules.model.threshold && rules.enabled(*a))?;
+    let (rule, keyword) = rules.report(action, None, None);
+    let when = if action == Action::Delay {
+        super::time::scan(words, today, &Rules(rules))
+            .iter()
+            .rev()
+            .find(|f| f.bare.is_none())
+            .map(|f| f.when)
+    } else {
+        None
+    };
+    Some(Reading::Act {
+        action,
+        rule,
+        keyword,
+        when,
+        bare: None,
+        sure: false,
+    })
 }
 
 /// What the vocabulary and the rule files know of one word, looked up once.
@@ -268,8 +334,10 @@ pub(super) fn explain(rules: &RuleSet, text: &str) -> String {
         }
         out.push('\n');
     }
+    let (class, p) = rules.model.predict(&norm);
     out.push_str(&format!(
-        "=> {:?}",
+        "model: {} at {p:.3}\n=> {:?}",
+        class.map(|a| a.as_str()).unwrap_or("none"),
         read(rules, text, super::corpus::reference_date())
     ));
     out

@@ -1,0 +1,251 @@
+//! Training the second-opinion model: multinomial logistic regression by AdaGrad, in a fixed
+//! order (a seeded shuffle), so the same corpus always gives the same weights.
+//!
+//! `tools/train-model` runs [`write_weights`]: it trains on the development corpus and writes
+//! `src/keywords/model/weights.txt`. The frozen test split and `val.tsv` are never read here.
+
+use super::*;
+use crate::keywords::corpus::{self, Line};
+use crate::keywords::normalize::normalize;
+
+/// A message's feature buckets; each feature has the same `value`.
+pub(super) struct Features {
+    pub(super) buckets: Vec<u32>,
+    value: f32,
+}
+
+/// Every feature of a message, for training.
+pub(super) fn features(norm: &Normalized) -> Features {
+    let mut buckets = Vec::with_capacity(norm.tokens.len() * 8);
+    each_feature(norm, |b| buckets.push(b));
+    Features {
+        value: unit(buckets.len()),
+        buckets,
+    }
+}
+
+/// Passes over the corpus.
+const EPOCHS: usize = 12;
+const RATE: f32 = 0.5;
+/// L2 pull towards zero, applied to the weights an example touches.
+const L2: f32 = 1e-5;
+
+/// The column of a corpus label (`skip`, `delay:14`, `delay@2027-03-21`, `none`, ...).
+pub(super) fn class_of(label: &str) -> Option<usize> {
+    let action = label.split([':', '@']).next().unwrap_or(label);
+    CLASSES.iter().position(|c| match c {
+        None => action == "none",
+        Some(a) => a.as_str() == action,
+    })
+}
+
+/// The development corpus: every line the rules may be fitted to.
+pub(super) fn development() -> Vec<(&'static str, Vec<Line>)> {
+    vec![
+        (
+            "old",
+            corpus::parse(include_str!("../../../tests/corpus/replies.tsv")),
+        ),
+        (
+            "dev",
+            corpus::parse(include_str!("../../../tests/corpus/v2/dev.tsv")),
+        ),
+        (
+            "dev2",
+            corpus::parse(include_str!("../../../tests/corpus/v2/dev2.tsv")),
+        ),
+        (
+            "dev3",
+            corpus::parse(include_str!("../../../tests/corpus/v2/dev3.tsv")),
+        ),
+        (
+            "dev4",
+            corpus::parse(include_str!("../../../tests/corpus/v2/dev4.tsv")),
+        ),
+    ]
+}
+
+/// Weights as they are trained: real numbers, written out as integers by [`write`].
+pub(super) struct Trained {
+    bias: [f32; K],
+    weights: Vec<[f32; K]>,
+}
+
+impl Trained {
+    fn probabilities(&self, f: &Features) -> [f32; K] {
+        let mut s = self.bias;
+        for b in &f.buckets {
+            let row = &self.weights[*b as usize];
+            for k in 0..K {
+                s[k] += row[k] * f.value;
+            }
+        }
+        softmax(s)
+    }
+
+    /// The model as it is shipped: written out and read back, so that experiments measure
+    /// exactly what `weights.txt` would hold.
+    pub(super) fn model(&self) -> Model {
+        Model::parse(&write(self, "")).unwrap_or_else(|e| panic!("written weights parse: {e}"))
+    }
+}
+
+/// Trains on `lines` (lines with an unknown label are skipped).
+pub(super) fn train<'a>(lines: impl IntoIterator<Item = &'a Line>) -> Trained {
+    let examples: Vec<(Features, usize)> = lines
+        .into_iter()
+        .filter_map(|l| Some((features(&normalize(&l.text)), class_of(&l.label)?)))
+        .collect();
+    let mut m = Trained {
+        bias: [0.0; K],
+        weights: vec![[0.0; K]; BUCKETS],
+    };
+    let mut g2 = vec![[0.0f32; K]; BUCKETS];
+    let mut bias_g2 = [0.0f32; K];
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..EPOCHS {
+        // Fisher-Yates with xorshift: deterministic.
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &e in &order {
+            let (f, y) = &examples[e];
+            let mut g = m.probabilities(f);
+            g[*y] -= 1.0;
+            for k in 0..K {
+                bias_g2[k] += g[k] * g[k];
+                m.bias[k] -= RATE * g[k] / (bias_g2[k].sqrt() + 1e-6);
+            }
+            for b in &f.buckets {
+                let (w, acc) = (&mut m.weights[*b as usize], &mut g2[*b as usize]);
+                for k in 0..K {
+                    let grad = g[k] * f.value + L2 * w[k];
+                    acc[k] += grad * grad;
+                    w[k] -= RATE * grad / (acc[k].sqrt() + 1e-6);
+                }
+            }
+        }
+    }
+    m
+}
+
+/// The weights as `weights.txt`: rows that round to zero are left out.
+pub(super) fn write(m: &Trained, about: &str) -> String {
+    let q = |w: f32| {
+        (w * SCALE)
+            .round()
+            .clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
+    };
+    let row = |r: &[f32; K]| {
+        r.iter()
+            .map(|w| q(*w).to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let names: Vec<&str> = CLASSES
+        .iter()
+        .map(|c| c.map(|a| a.as_str()).unwrap_or("none"))
+        .collect();
+    let mut out = format!(
+        "# keyroute's second-opinion model (src/keywords/model): written by tools/train-model, do not edit.\n\
+         # {about}\n# bits={BITS} scale={SCALE} columns: {}\nbias {}\n",
+        names.join(" "),
+        row(&m.bias)
+    );
+    for (b, r) in m.weights.iter().enumerate() {
+        if r.iter().any(|w| q(*w) != 0) {
+            out.push_str(&format!("{b} {}\n", row(r)));
+        }
+    }
+    out
+}
+
+/// `tools/train-model`: trains on the whole development corpus and writes the weights.
+#[test]
+#[ignore]
+fn write_weights() {
+    let sets = development();
+    let lines: Vec<&Line> = sets.iter().flat_map(|(_, l)| l.iter()).collect();
+    let n = lines.len();
+    let m = train(lines);
+    let names: Vec<&str> = sets.iter().map(|(n, _)| *n).collect();
+    let text = write(&m, &format!("trained on {n} lines: {}", names.join(", ")));
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/keywords/model/weights.txt"
+    );
+    std::fs::write(path, &text).expect("write weights.txt");
+    println!("wrote {path}: {} rows", text.lines().count());
+}
+
+#[test]
+fn training_is_deterministic_and_learns() {
+    let lines = corpus::parse(
+        "skip it please\tskip\nplease skip\tskip\nskip this one\tskip\n\
+         hold it two weeks\tdelay:14\ndelay please\tdelay\npush it back\tdelay\n\
+         thanks so much\tnone\nlove the coffee\tnone\nhi there\tnone\n",
+    );
+    let a = train(&lines);
+    let b = train(&lines);
+    assert_eq!(write(&a, ""), write(&b, ""));
+    let m = a.model();
+    assert_eq!(m.predict(&normalize("skip please")).0, Some(Action::Skip));
+    assert_eq!(m.predict(&normalize("thanks")).0, None);
+}
+
+/// Development aid: how much the model adds on a development split it was not trained on
+/// (`KR_SET=dev|dev2|dev3|dev4`, default all four in turn), at several thresholds.
+#[test]
+#[ignore]
+fn held_out() {
+    let only = std::env::var("KR_SET").unwrap_or_default();
+    let sets = development();
+    let rules = crate::keywords::RuleSet::embedded();
+    for (name, lines) in sets.iter().filter(|(n, _)| *n != "old") {
+        if !only.is_empty() && only != *name {
+            continue;
+        }
+        let others: Vec<&Line> = sets
+            .iter()
+            .filter(|(n, _)| n != name)
+            .flat_map(|(_, l)| l.iter())
+            .collect();
+        let trained = train(others);
+        let plain = corpus::score(
+            &crate::keywords::RuleSet {
+                model: Box::leak(Box::new(Model::empty())),
+                ..rules.clone()
+            },
+            lines,
+        );
+        println!("{}", plain.summary(&format!("{name}, rules alone")));
+        // (threshold, veto): the shipped pair, and without the veto.
+        let runs = [
+            (THRESHOLD, 2.0f32),
+            (THRESHOLD, VETO),
+            (0.7, 0.7),
+            (0.9, 0.9),
+        ];
+        for (t, veto) in runs {
+            let mut m = trained.model();
+            m.threshold = t;
+            m.veto = veto;
+            let m: &'static Model = Box::leak(Box::new(m));
+            let r = corpus::score(
+                &crate::keywords::RuleSet {
+                    model: m,
+                    ..rules.clone()
+                },
+                lines,
+            );
+            println!(
+                "{}",
+                r.summary(&format!("{name}, model at {t}, veto {veto}"))
+            );
+        }
+    }
+}
