@@ -151,7 +151,7 @@ const FROZEN_FALSE_ACTIONS: usize = 7;
 /// honest figure.)
 #[test]
 fn dev_split_floor() {
-    let splits: [(&str, &str, f64, usize); 4] = [
+    let splits: [(&str, &str, f64, usize); 5] = [
         (
             "dev",
             include_str!("../../tests/corpus/v2/dev.tsv"),
@@ -175,6 +175,12 @@ fn dev_split_floor() {
             include_str!("../../tests/corpus/v2/dev4.tsv"),
             94.4,
             0,
+        ),
+        (
+            "dev5",
+            include_str!("../../tests/corpus/v2/dev5.tsv"),
+            90.7,
+            7,
         ),
     ];
     for (name, text, floor, false_actions) in splits {
@@ -592,6 +598,7 @@ fn corpus_report() {
         "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
         "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
         "dev4" => include_str!("../../tests/corpus/v2/dev4.tsv"),
+        "dev5" => include_str!("../../tests/corpus/v2/dev5.tsv"),
         "val" => {
             // Measured, never read: only the totals.
             let r = super::corpus::score(
@@ -631,6 +638,7 @@ fn corpus_dump() {
         "dev2" => include_str!("../../tests/corpus/v2/dev2.tsv"),
         "dev3" => include_str!("../../tests/corpus/v2/dev3.tsv"),
         "dev4" => include_str!("../../tests/corpus/v2/dev4.tsv"),
+        "dev5" => include_str!("../../tests/corpus/v2/dev5.tsv"),
         "old" => include_str!("../../tests/corpus/replies.tsv"),
         _ => include_str!("../../tests/corpus/v2/dev.tsv"),
     };

@@ -62,6 +62,10 @@ pub(super) fn development() -> Vec<(&'static str, Vec<Line>)> {
             "dev4",
             corpus::parse(include_str!("../../../tests/corpus/v2/dev4.tsv")),
         ),
+        // dev5 is left out for now: written after the model, it is the model's own
+        // held-out check (trained with it, held-out parts gained but val and the frozen
+        // part each had two or three more false actions: within what a retrain varies, so
+        // it waits for a design that varies less).
     ]
 }
 
@@ -198,11 +202,13 @@ fn training_is_deterministic_and_learns() {
 }
 
 /// Development aid: how much the model adds on a development split it was not trained on
-/// (`KR_SET=dev|dev2|dev3|dev4`, default all four in turn), at several thresholds.
+/// (`KR_SET=dev|dev2|..`, default each in turn), at several thresholds.
 #[test]
 #[ignore]
 fn held_out() {
     let only = std::env::var("KR_SET").unwrap_or_default();
+    // KR_WITHOUT=dev5: also leave that part out of training, to see what it adds.
+    let without = std::env::var("KR_WITHOUT").ok();
     let sets = development();
     let rules = crate::keywords::RuleSet::embedded();
     for (name, lines) in sets.iter().filter(|(n, _)| *n != "old") {
@@ -211,7 +217,7 @@ fn held_out() {
         }
         let others: Vec<&Line> = sets
             .iter()
-            .filter(|(n, _)| n != name)
+            .filter(|(n, _)| n != name && Some(*n) != without.as_deref())
             .flat_map(|(_, l)| l.iter())
             .collect();
         let trained = train(others);
