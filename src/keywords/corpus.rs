@@ -36,6 +36,31 @@ pub fn parse(tsv: &str) -> Vec<Line> {
         .collect()
 }
 
+/// The development parts of the corpus, oldest first: what rules may be made from and the
+/// model trained on. Only in tests: the shipped binary carries none of them.
+#[cfg(test)]
+pub(crate) const DEVELOPMENT: [(&str, &str); 6] = [
+    ("old", include_str!("../../tests/corpus/replies.tsv")),
+    ("dev", include_str!("../../tests/corpus/v2/dev.tsv")),
+    ("dev2", include_str!("../../tests/corpus/v2/dev2.tsv")),
+    ("dev3", include_str!("../../tests/corpus/v2/dev3.tsv")),
+    ("dev4", include_str!("../../tests/corpus/v2/dev4.tsv")),
+    ("dev5", include_str!("../../tests/corpus/v2/dev5.tsv")),
+];
+
+/// The validation part: its totals are measured, its lines never read.
+#[cfg(test)]
+pub(crate) const VALIDATION: &str = include_str!("../../tests/corpus/v2/val.tsv");
+
+/// A development part by name (`old`, `dev`, `dev2`, ...).
+#[cfg(test)]
+pub(crate) fn development(name: &str) -> Option<&'static str> {
+    DEVELOPMENT
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
 /// A reading in the corpus's label language: `skip`, `delay:14`, `delay@2027-03-21`, `none`.
 pub fn label_of(i: &Interpretation) -> (String, bool) {
     let (intent, sure) = match i {
@@ -51,7 +76,8 @@ pub fn label_of(i: &Interpretation) -> (String, bool) {
     (label, sure)
 }
 
-fn action_of(label: &str) -> &str {
+/// The action of a label: `delay` of `delay:14` and of `delay@2027-03-21`.
+pub(crate) fn action_of(label: &str) -> &str {
     label.split([':', '@']).next().unwrap_or(label)
 }
 

@@ -3,11 +3,14 @@
 //! old corpus) by `tools/train-model`, its weights committed in `weights.txt` and loaded
 //! once, deterministically.
 //!
-//! The rules stay the hard guards. The model is asked only when they found no request at
-//! all (`no_match`): never over an opt-out, a negation, a hedge, another sense, a report or
-//! two actions. And what it reads is never acted on directly: it is an unsure reading, so
-//! under the shop's `confirm = "unsure"` keyroute asks the shopper first, and under
-//! `"never"` it does nothing.
+//! The rules stay the hard guards. The model reads only replies of two words or more, and
+//! has a say in two places ([`super::reader`]):
+//! - where the rules found no request at all and vetoed none (never over an opt-out, a
+//!   negation, a hedge, another sense, a report or two actions), its reading at
+//!   [`THRESHOLD`] or more is offered, but only as an unsure one: under the shop's
+//!   `confirm = "unsure"` keyroute asks the shopper first, under `"never"` it does nothing;
+//! - where the rules are sure, a reading of another action or of none at [`VETO`] or more
+//!   makes theirs unsure: two readers must agree before keyroute acts.
 //!
 //! Features, hashed into 2^[`BITS`] buckets with FxHash: each word (numbers as `#`, the
 //! question mark as `?`), each pair of neighbouring words, and the character 3- and
@@ -55,8 +58,9 @@ pub(super) struct Model {
     /// The least probability of another reading that makes a sure one unsure; above 1, never.
     pub(super) veto: f32,
     bias: [f32; K],
-    /// `BUCKETS` rows of `K` weights, in units of 1/[`SCALE`] (3 MiB, not 6: the rows a
-    /// reply touches are scattered, so the table's size is what reading costs).
+    /// `BUCKETS` rows of `K` weights, in units of 1/[`SCALE`]: 16 bits and 2^17 rows make
+    /// 1.5 MiB. The rows a reply touches are scattered, so the table's size is most of what
+    /// a reading costs.
     weights: Vec<[i16; K]>,
 }
 

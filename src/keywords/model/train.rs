@@ -32,41 +32,23 @@ const L2: f32 = 1e-5;
 
 /// The column of a corpus label (`skip`, `delay:14`, `delay@2027-03-21`, `none`, ...).
 pub(super) fn class_of(label: &str) -> Option<usize> {
-    let action = label.split([':', '@']).next().unwrap_or(label);
+    let action = corpus::action_of(label);
     CLASSES.iter().position(|c| match c {
         None => action == "none",
         Some(a) => a.as_str() == action,
     })
 }
 
-/// The development corpus: every line the rules may be fitted to.
+/// What the model is trained on: the development parts but dev5, which was written after
+/// the model and is its held-out check for now (trained with it, the other held-out parts
+/// gained but val and the frozen part each had two or three more false actions: within what
+/// a retrain varies, so it waits for a design that varies less).
 pub(super) fn development() -> Vec<(&'static str, Vec<Line>)> {
-    vec![
-        (
-            "old",
-            corpus::parse(include_str!("../../../tests/corpus/replies.tsv")),
-        ),
-        (
-            "dev",
-            corpus::parse(include_str!("../../../tests/corpus/v2/dev.tsv")),
-        ),
-        (
-            "dev2",
-            corpus::parse(include_str!("../../../tests/corpus/v2/dev2.tsv")),
-        ),
-        (
-            "dev3",
-            corpus::parse(include_str!("../../../tests/corpus/v2/dev3.tsv")),
-        ),
-        (
-            "dev4",
-            corpus::parse(include_str!("../../../tests/corpus/v2/dev4.tsv")),
-        ),
-        // dev5 is left out for now: written after the model, it is the model's own
-        // held-out check (trained with it, held-out parts gained but val and the frozen
-        // part each had two or three more false actions: within what a retrain varies, so
-        // it waits for a design that varies less).
-    ]
+    corpus::DEVELOPMENT
+        .iter()
+        .filter(|(name, _)| *name != "dev5")
+        .map(|(name, text)| (*name, corpus::parse(text)))
+        .collect()
 }
 
 /// Weights as they are trained: real numbers, written out as integers by [`write`].
@@ -229,7 +211,8 @@ fn held_out() {
             lines,
         );
         println!("{}", plain.summary(&format!("{name}, rules alone")));
-        // (threshold, veto): the shipped pair, and without the veto.
+        // (threshold, veto): the shipped threshold without and with the veto, then a laxer
+        // and a stricter pair. A veto above 1 never fires.
         let runs = [
             (THRESHOLD, 2.0f32),
             (THRESHOLD, VETO),
@@ -254,4 +237,59 @@ fn held_out() {
             );
         }
     }
+}
+
+/// The model's two places in the reader, with a model trained here (not the committed one),
+/// so these hold whatever `weights.txt` learns.
+#[test]
+fn the_model_offers_and_doubts_but_never_overrides_a_guard() {
+    use crate::keywords::Interpretation;
+    let lines = corpus::parse(
+        "frobnicate the box please\tskip\nfrobnicate the box\tskip\nplease frobnicate the box\tskip\n\
+         i might skip the box\tskip\ni might skip the box maybe\tskip\n\
+         frobnicate\tskip\n\
+         skip it please\tnone\nskip it please then\tnone\nplease skip it please\tnone\n\
+         thanks a lot\tnone\nlove the coffee\tnone\nhi there\tnone\n",
+    );
+    let model: &'static Model = Box::leak(Box::new(train(&lines).model()));
+    let rules = crate::keywords::RuleSet {
+        model,
+        ..crate::keywords::RuleSet::embedded()
+    };
+    let read = |t: &str| rules.interpret_on(t, corpus::reference_date());
+    // Found nothing: the model's reading, asked first.
+    assert!(
+        matches!(read("frobnicate the box please"), Interpretation::Unsure(i) if i.action == Action::Skip),
+        "{:?}",
+        read("frobnicate the box please")
+    );
+    // One word is too little.
+    assert_eq!(
+        read("frobnicate"),
+        Interpretation::NoAction {
+            reason: crate::keywords::REASON_NO_MATCH
+        }
+    );
+    // A hedge stays a hedge, whatever the model reads.
+    assert_eq!(
+        read("i might skip the box"),
+        Interpretation::NoAction {
+            reason: crate::keywords::REASON_HEDGED
+        }
+    );
+    // The rules are sure, the model reads none: ask first.
+    assert!(
+        matches!(read("skip it please"), Interpretation::Unsure(i) if i.action == Action::Skip),
+        "{:?}",
+        read("skip it please")
+    );
+    // With the embedded model out of the way the same reply is acted on.
+    let plain = crate::keywords::RuleSet {
+        model: Box::leak(Box::new(Model::empty())),
+        ..crate::keywords::RuleSet::embedded()
+    };
+    assert!(matches!(
+        plain.interpret_on("skip it please", corpus::reference_date()),
+        Interpretation::Matched(_)
+    ));
 }

@@ -57,7 +57,7 @@ pub(super) enum Reading {
     },
     Nothing(&'static str),
     /// No request found, and nothing vetoed one: the model may be asked
-    /// ([`second_opinion`]); else it is `no_match`.
+    /// ([`second_opinion`]). Reported as `no_match`.
     Unplaced,
 }
 
@@ -149,10 +149,7 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
     {
         // A message of only "?" asks for help when a help rule lists "?".
         if toks.iter().any(|t| t.1 == TokKind::Question) {
-            return match decide(rules, &[], &[], today) {
-                Reading::Unplaced => Reading::Nothing(super::REASON_NO_MATCH),
-                reading => reading,
-            };
+            return decide(rules, &[], &[], today);
         }
         return Reading::Nothing(super::REASON_EMPTY);
     }
@@ -192,34 +189,33 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
         .filter(|w| w.chars().any(char::is_alphabetic))
         .nth(1)
         .is_some();
-    match decide(rules, &texts, &clauses, today) {
-        Reading::Unplaced if several => second_opinion(rules, norm, &texts, today)
-            .unwrap_or(Reading::Nothing(super::REASON_NO_MATCH)),
-        Reading::Unplaced => Reading::Nothing(super::REASON_NO_MATCH),
+    let reading = decide(rules, &texts, &clauses, today);
+    if !several {
+        return reading;
+    }
+    match reading {
+        Reading::Unplaced => second_opinion(rules, norm, &texts, today).unwrap_or(reading),
+        // Two readers must agree before keyroute acts.
         Reading::Act {
-            action,
-            rule,
-            keyword,
-            when,
-            bare,
-            sure: true,
-        } if several && rules.model.doubts(norm, action) => Reading::Act {
-            action,
-            rule,
-            keyword,
-            when,
-            bare,
-            sure: false,
-        },
+            action, sure: true, ..
+        } if rules.model.doubts(norm, action) => reading.unsure(),
         reading => reading,
     }
 }
 
+impl Reading {
+    /// The same reading, only probable.
+    fn unsure(mut self) -> Reading {
+        if let Reading::Act { sure, .. } = &mut self {
+            *sure = false;
+        }
+        self
+    }
+}
+
 /// When the rules find no request at all, the model's reading, if it is confident: never
-/// sure, so the shop asks first. (And a sure reading the model finds unlikely, another
-/// reading at [`super::model::VETO`] or more, becomes unsure: two readers must not disagree
-/// before keyroute acts.) A delay takes the one amount the reply names (the last,
-/// if it names several), else the rule's default.
+/// sure, so the shop asks first. A delay takes the one amount the reply names (the last, if
+/// it names several), else the rule's default.
 fn second_opinion(
     rules: &RuleSet,
     norm: &Normalized,
