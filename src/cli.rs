@@ -123,7 +123,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .and_then(|s| jiff::tz::TimeZone::get(&s.timezone).ok())
                 .unwrap_or(jiff::tz::TimeZone::UTC);
             let today = jiff::Timestamp::now().to_zoned(tz).date();
-            let interpretation = rules.interpret_on(&text.join(" "), today);
+            let confirm = config.shop(&shop).map(|s| s.confirm).unwrap_or_default();
+            let interpretation = rules.interpret_on(&text.join(" "), today).under(confirm);
             if json {
                 println!("{}", serde_json::to_string(&interpretation)?);
             } else {

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::domain::{Multiple, PlatformKind};
+use crate::domain::{Confirm, Multiple, PlatformKind};
 
 /// Where the configuration came from, for the start-up log line.
 #[derive(Debug, Clone)]
@@ -205,6 +205,9 @@ pub struct ShopConfig {
     pub timezone: String,
     #[serde(default)]
     pub multiple: Multiple,
+    /// When a skip or delay asks the shopper first.
+    #[serde(default)]
+    pub confirm: Confirm,
     /// A SKIP for a subscription whose current next order is the result of keyroute's own
     /// skip less than this many hours ago is answered `already_skipped` instead of skipping the
     /// following order too (double texts, redeliveries under a new id). 0 turns it off.

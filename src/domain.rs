@@ -141,6 +141,19 @@ pub enum Multiple {
     All,
 }
 
+/// When keyroute asks the shopper before a skip or delay (the shop's `confirm`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confirm {
+    /// Only when the reading is not sure.
+    #[default]
+    Unsure,
+    /// Before every skip and delay.
+    Always,
+    /// Never: a sure reading acts, an unsure one does nothing.
+    Never,
+}
+
 /// Why an action could not be done: the `reason` of `keyword_action_failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

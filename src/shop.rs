@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
-use crate::domain::{Multiple, PlatformKind};
+use crate::domain::{Confirm, Multiple, PlatformKind};
 use crate::keywords::RuleSet;
 use crate::outbound::Outbound;
 use crate::platforms::{self, Platform};
@@ -31,6 +31,8 @@ pub struct Policy {
 pub struct Shop {
     pub id: String,
     pub tz: TimeZone,
+    /// When a reading asks first ([`crate::keywords::Interpretation::under`]).
+    pub confirm: Confirm,
     pub policy: Policy,
     pub webhook_token: SecretString,
     pub postscript: PostscriptAccount,
@@ -77,6 +79,7 @@ pub fn build_shops(
                 id: shop.id.clone(),
                 tz: TimeZone::get(&shop.timezone)
                     .with_context(|| format!("shops: {}: timezone", shop.id))?,
+                confirm: shop.confirm,
                 policy: Policy {
                     multiple: shop.multiple,
                     already_skipped_window: Duration::from_secs(

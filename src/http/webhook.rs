@@ -224,7 +224,7 @@ async fn handle(
     let text = storable(text);
     // "until the 21st" means the 21st where the shop is.
     let today = jiff::Timestamp::now().to_zoned(shop.tz.clone()).date();
-    let interpretation = shop.rules.interpret_on(&text, today);
+    let interpretation = shop.rules.interpret_on(&text, today).under(shop.confirm);
     let intent = interpretation.intent();
     let interpretation_json = serde_json::to_string(&interpretation).map_err(ApiError::internal)?;
     let new = NewMessage {

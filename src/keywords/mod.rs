@@ -40,7 +40,7 @@ use serde::ser::SerializeMap;
 use self::lexicon::Lexicon;
 use self::schema::ParsedFile;
 
-pub use crate::domain::{Action, Intent};
+pub use crate::domain::{Action, Confirm, Intent};
 
 /// No keyword of any rule was found in a usable position.
 pub const REASON_NO_MATCH: &str = "no_match";
@@ -61,6 +61,8 @@ pub const REASON_OTHER_SENSE: &str = "other_sense";
 pub const REASON_REACTION: &str = "reaction";
 /// Nothing but whitespace, emoji or punctuation.
 pub const REASON_EMPTY: &str = "empty";
+/// A probable reading, under a shop's `confirm = "never"`: it would have asked first.
+pub const REASON_UNSURE: &str = "unsure";
 
 /// The outcome of interpreting one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,22 @@ impl Interpretation {
         match self {
             Interpretation::Matched(i) => Some(i),
             Interpretation::Unsure(_) | Interpretation::NoAction { .. } => None,
+        }
+    }
+
+    /// The reading under a shop's `confirm`: `always` asks before every skip and delay,
+    /// `never` does nothing where it would have asked (reason `unsure`).
+    pub fn under(self, confirm: Confirm) -> Interpretation {
+        match (confirm, self) {
+            (Confirm::Always, Interpretation::Matched(i))
+                if matches!(i.action, Action::Skip | Action::Delay) =>
+            {
+                Interpretation::Unsure(i)
+            }
+            (Confirm::Never, Interpretation::Unsure(_)) => Interpretation::NoAction {
+                reason: REASON_UNSURE,
+            },
+            (_, reading) => reading,
         }
     }
 

@@ -62,6 +62,82 @@ fn match_json_prints_the_contract_shape() {
     assert_eq!(v, json!({"action": null, "reason": "no_match"}));
 }
 
+/// The shop's `confirm` (the contract's example config, with each of its three values):
+/// "unsure" asks first only where the reading is not sure, "always" before every skip and
+/// delay, "never" does nothing where it would have asked.
+#[test]
+fn match_follows_the_shops_confirm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let shop = |id: &str, confirm: &str| {
+        format!(
+            "[[shops]]\nid = \"{id}\"\ntimezone = \"America/New_York\"\nmultiple = \"next\"\n\
+             confirm = \"{confirm}\"\n[shops.postscript]\napi_key = \"k\"\nwebhook_token = \"t\"\n"
+        )
+    };
+    let config = [("u", "unsure"), ("a", "always"), ("n", "never")]
+        .map(|(id, c)| shop(id, c))
+        .join("\n");
+    std::fs::write(&path, config).unwrap();
+    let read = |shop: &str, text: &str| -> Value {
+        let out = keyroute()
+            .args(["--config", path.to_str().unwrap()])
+            .args(["match", "--shop", shop, "--json", text])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // Sure.
+    assert_eq!(read("u", "skip")["action"], "skip");
+    assert_eq!(read("n", "skip")["action"], "skip");
+    let v = read("a", "skip");
+    assert_eq!(
+        (v["action"].clone(), v["confirm"].clone()),
+        (json!(null), json!("skip"))
+    );
+    assert_eq!(read("a", "delay 2 weeks")["confirm"], "delay");
+    assert_eq!(read("a", "delay 2 weeks")["days"], 14);
+    assert_eq!(
+        read("a", "help")["action"],
+        "help",
+        "help is not asked about"
+    );
+    // Probable: a change beside a help request.
+    let v = read("u", "help, and skip please");
+    assert_eq!(
+        (v["action"].clone(), v["confirm"].clone()),
+        (json!(null), json!("skip"))
+    );
+    assert_eq!(
+        read("n", "help, and skip please"),
+        json!({"action": null, "reason": "unsure"})
+    );
+    // An unknown value is refused, naming the key.
+    std::fs::write(&path, shop("x", "sometimes")).unwrap();
+    let out = keyroute()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "match",
+            "--shop",
+            "x",
+            "skip",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("confirm"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn match_takes_several_words_as_one_message() {
     let out = keyroute()

@@ -50,6 +50,7 @@ fn shop(skio_sim: &SkioSim, postscript: &PostscriptSim, outbound: &Outbound) -> 
     Shop {
         id: "shop_t".into(),
         tz: tz.clone(),
+        confirm: crate::domain::Confirm::Unsure,
         policy: Policy {
             multiple: Multiple::Next,
             already_skipped_window: Duration::ZERO,
