@@ -21,8 +21,14 @@ fn keyroute() -> Command {
 }
 
 fn match_json(text: &str) -> Value {
+    match_json_in(&[], "shop_1234567abcd", text)
+}
+
+/// `keyroute [ARGS] match --shop SHOP --json TEXT`: its one JSON object.
+fn match_json_in(args: &[&str], shop: &str, text: &str) -> Value {
     let out = keyroute()
-        .args(["match", "--shop", "shop_1234567abcd", "--json", text])
+        .args(args)
+        .args(["match", "--shop", shop, "--json", text])
         .output()
         .unwrap();
     assert!(
@@ -79,19 +85,8 @@ fn match_follows_the_shops_confirm() {
         .map(|(id, c)| shop(id, c))
         .join("\n");
     std::fs::write(&path, config).unwrap();
-    let read = |shop: &str, text: &str| -> Value {
-        let out = keyroute()
-            .args(["--config", path.to_str().unwrap()])
-            .args(["match", "--shop", shop, "--json", text])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let config = ["--config", path.to_str().unwrap()];
+    let read = |shop: &str, text: &str| match_json_in(&config, shop, text);
     // Sure.
     assert_eq!(read("u", "skip")["action"], "skip");
     assert_eq!(read("n", "skip")["action"], "skip");
