@@ -49,6 +49,13 @@ pub(crate) const DEVELOPMENT: [(&str, &str); 7] = [
     ("dev6", include_str!("../../tests/corpus/v2/dev6.tsv")),
 ];
 
+/// The development parts written after the model and not trained on yet: its held-out check.
+/// Trained on every part (dev5 and dev6 included), the frozen part read 91.6% right but with
+/// 11 false actions instead of 7, within what a retrain varies; so they wait for a design
+/// that varies less.
+#[cfg(test)]
+pub(crate) const NOT_TRAINED_ON: [&str; 2] = ["dev5", "dev6"];
+
 /// The validation part: its totals are measured, its lines never read.
 #[cfg(test)]
 pub(crate) const VALIDATION: &str = include_str!("../../tests/corpus/v2/val.tsv");

@@ -163,6 +163,16 @@ fn dev_split_floor() {
         ("dev5", 90.7, 7),
         ("dev6", 87.5, 14),
     ];
+    // Every development part but the old corpus (which has its own test) has a floor here.
+    for (name, _) in super::corpus::DEVELOPMENT
+        .iter()
+        .filter(|(n, _)| *n != "old")
+    {
+        assert!(
+            floors.iter().any(|(f, _, _)| f == name),
+            "development part {name} has no floor"
+        );
+    }
     for (name, floor, false_actions) in floors {
         let text = super::corpus::development(name).unwrap_or_default();
         assert!(!text.is_empty(), "no development part {name}");

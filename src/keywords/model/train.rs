@@ -39,14 +39,11 @@ pub(super) fn class_of(label: &str) -> Option<usize> {
     })
 }
 
-/// What the model is trained on: the development parts but dev5 and dev6, which were written
-/// after the model and are its held-out check for now (trained with it, the other held-out parts
-/// gained but val and the frozen part each had two or three more false actions: within what
-/// a retrain varies, so it waits for a design that varies less).
+/// What the model is trained on: the development parts but [`corpus::NOT_TRAINED_ON`].
 pub(super) fn development() -> Vec<(&'static str, Vec<Line>)> {
     corpus::DEVELOPMENT
         .iter()
-        .filter(|(name, _)| *name != "dev5" && *name != "dev6")
+        .filter(|(name, _)| !corpus::NOT_TRAINED_ON.contains(name))
         .map(|(name, text)| (*name, corpus::parse(text)))
         .collect()
 }
