@@ -165,7 +165,22 @@ fn emoji_word(c: char) -> Option<&'static str> {
 
 /// French elided articles and pronouns: an apostrophe after one of these separates words.
 fn is_elision(word: &str) -> bool {
-    matches!(word, "l" | "j" | "n" | "d" | "c" | "m" | "t" | "s" | "qu")
+    matches!(
+        word,
+        "l" | "j"
+            | "n"
+            | "d"
+            | "c"
+            | "m"
+            | "t"
+            | "s"
+            | "qu"
+            | "jusqu"
+            | "lorsqu"
+            | "puisqu"
+            | "presqu"
+            | "quoiqu"
+    )
 }
 
 struct Builder {

@@ -146,8 +146,8 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 91.0;
-const FROZEN_FALSE_ACTIONS: usize = 7;
+const FROZEN_FLOOR: f64 = 91.2;
+const FROZEN_FALSE_ACTIONS: usize = 6;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
 /// floors on each, so a rule made for one batch does not quietly undo another's. (Their zero
@@ -157,11 +157,11 @@ const FROZEN_FALSE_ACTIONS: usize = 7;
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 6] = [
         ("dev", 96.5, 0),
-        ("dev2", 95.2, 0),
-        ("dev3", 94.1, 0),
+        ("dev2", 95.4, 0),
+        ("dev3", 94.3, 0),
         ("dev4", 94.4, 0),
         ("dev5", 90.7, 7),
-        ("dev6", 87.5, 14),
+        ("dev6", 88.0, 10),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -246,6 +246,17 @@ fn stage2_behaviour() {
         ("never mind", "undo"),
         ("deshacer", "undo"),
         ("annuler", "none:opt_out"),
+        // what is sent is a paper, not the order; the shopper's own "later"
+        ("pls send me the invoice for february", "none:no_match"),
+        ("send my box in april", "delay@2027-04-01"),
+        // (the rules place nothing; the model's guess, if any, only asks first)
+        ("hold on I am driving, reply later", "unsure:delay"),
+        ("didn't mean to be rude earlier lol", "unsure:undo"),
+        ("didn't mean to, put it back", "undo"),
+        // amounts around the phrase and the elision
+        ("put it back a week", "delay:7"),
+        ("Jusqu'au 25 svp", "delay@2027-03-25"),
+        ("reportez jusqu'au 25 svp", "delay@2027-03-25"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -35,7 +35,11 @@ pub(super) fn amount(
     let c = &clauses[ci];
     let (clause_words, seg_of) = words_of(words, c);
     let cue_start = seg_of.iter().position(|s| *s == si).unwrap_or(0);
-    let cue_end = cue_start + c.segs[si].len;
+    let mut cue_end = cue_start + c.segs[si].len;
+    // "put it back a week": the phrase ends on the amount's article.
+    if cue_end > cue_start + 1 && matches!(clause_words[cue_end - 1], "a" | "an" | "un" | "une") {
+        cue_end -= 1;
+    }
     let found = time::scan(&clause_words, today, extra);
     // A bare number right after the cue (maybe after "it", "by", "for"): "delay 3".
     for f in &found {

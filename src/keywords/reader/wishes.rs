@@ -61,6 +61,16 @@ pub(super) fn send_action(
             return None;
         }
     }
+    // "send me the invoice for february", "envoyez-moi la facture": a paper about the
+    // order is sent, not the order.
+    if rest
+        .iter()
+        .take(4)
+        .take_while(|s| !judge::order_word(words[s.word]))
+        .any(|s| document(words[s.word]))
+    {
+        return None;
+    }
     // "don't send the one on the 13th": the date of the order meant, not a new one.
     let order_date = c.segs[si].role == Some(Role::NoSend)
         && rest
@@ -206,4 +216,40 @@ pub(super) fn bare_time_request(
         bare: None,
         sure: approving,
     })
+}
+
+/// Things sent about an order that are not the order: a "send" of one is no delay.
+fn document(w: &str) -> bool {
+    matches!(
+        w,
+        "invoice"
+            | "invoices"
+            | "receipt"
+            | "receipts"
+            | "bill"
+            | "statement"
+            | "link"
+            | "code"
+            | "coupon"
+            | "email"
+            | "text"
+            | "texts"
+            | "message"
+            | "messages"
+            | "tracking"
+            | "details"
+            | "info"
+            | "information"
+            | "confirmation"
+            | "photo"
+            | "picture"
+            | "pic"
+            | "factura"
+            | "recibo"
+            | "enlace"
+            | "codigo"
+            | "facture"
+            | "recu"
+            | "lien"
+    )
 }

@@ -332,6 +332,8 @@ pub(super) fn date_preposition(words: &[&str], i: usize) -> Option<(usize, bool,
         ("en", _, _) => (1, false, false),
         ("al" | "pal", _, _) => (1, false, true),
         ("jusqua", _, _) => (1, false, false),
+        // "jusquau 26", typed without the apostrophe.
+        ("jusquau", _, _) => (1, false, true),
         ("a", "mediados" | "principios" | "finales" | "fines", _) => (1, false, false),
         ("a", "la", "primera") => (2, false, false),
         _ => return None,

@@ -136,6 +136,8 @@ fn unit_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option<u32> {
 fn half_after(words: &[&str], i: usize) -> Option<usize> {
     match (words.get(i), words.get(i + 1), words.get(i + 2)) {
         (Some(&"and"), Some(&"a"), Some(&"half")) => Some(3),
+        // "one and half month"
+        (Some(&"and"), Some(&"half"), _) => Some(2),
         (Some(&"y"), Some(&"medio") | Some(&"media"), _) => Some(2),
         (Some(&"et"), Some(&"demi") | Some(&"demie"), _) => Some(2),
         _ => None,
@@ -181,6 +183,13 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
             {
                 k += 1;
             }
+            // "one and a half months", "2 and half weeks": the half before the unit.
+            let mut n = n;
+            if let Some(h) = half_after(words, k).filter(|h| unit_at(words, k + h, extra).is_some())
+            {
+                n += 0.5;
+                k += h;
+            }
             let Some(u) = unit_at(words, k, extra) else {
                 break;
             };
@@ -206,7 +215,8 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
         }
         // "and 2 days", "+ 1 day", "y 3 dias", "et 2 jours"
         match words.get(j) {
-            Some(&"and") | Some(&"+") | Some(&"y") | Some(&"et") | Some(&"plus")
+            // "1 week n 1 day": "n" is "and" here.
+            Some(&"and") | Some(&"n") | Some(&"+") | Some(&"y") | Some(&"et") | Some(&"plus")
                 if number_at(words, j + 1, extra).is_some() =>
             {
                 j += 1;
@@ -231,7 +241,7 @@ pub(super) fn vague_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option<us
         ("a", "little", "longer" | "while" | "bit") => Some(3),
         ("a", "bit" | "while" | "little", _) => Some(2),
         ("a", "week" | "month", "or") if w(3) == "two" => Some(4),
-        ("some", "time", _) | ("un", "poco" | "peu" | "rato", _) => Some(2),
+        ("some", "time", _) | ("un", "poco" | "peu" | "peux" | "rato", _) => Some(2),
         ("un", "tiempo", _) | ("quelques", _, _) | ("unos" | "unas", "dias" | "semanas", _) => {
             Some(2)
         }

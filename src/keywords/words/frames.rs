@@ -321,6 +321,19 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("the onions", Sense),
     ("onions", Sense),
     ("hold on", Sense),
+    // "push it through, I need it saturday": go ahead with it.
+    ("push it through", Sense),
+    ("put it through", Sense),
+    // "I'm driving, reply later", "talk later": the shopper's own answer, not the order.
+    ("reply later", Sense),
+    ("talk later", Sense),
+    ("text you later", Sense),
+    ("call you later", Sense),
+    // "didn't mean to be rude": an apology, not an undo.
+    ("didnt mean to be", Sense),
+    ("didnt mean to sound", Sense),
+    ("didnt mean to upset", Sense),
+    ("didnt mean to offend", Sense),
     ("desayuno", Sense),
     ("almuerzo", Sense),
     ("comida", Sense),
