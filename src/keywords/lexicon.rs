@@ -112,6 +112,8 @@ pub(super) struct Lexicon {
     /// from a target shares one of these keys with it (the SymSpell trick), so a lookup
     /// costs a few hash probes instead of a scan of every keyword.
     typo_index: FxMap<Box<str>, Vec<u32>>,
+    /// The typo targets that are not ASCII, compared one by one.
+    accented: Vec<u32>,
     /// Canonical keyword texts, indexed by `Info::kw`.
     pub keyword_text: Vec<Box<str>>,
     /// The keyword for a message made only of "?", if a rule lists "?".
@@ -311,9 +313,11 @@ impl Lexicon {
 
     fn index_typo_targets(&mut self) {
         self.typo_index.clear();
+        self.accented.clear();
         let lex = self;
         for (i, t) in lex.typo_targets.iter().enumerate() {
             if !t.word.is_ascii() {
+                lex.accented.push(i as u32);
                 continue;
             }
             let mut keys = vec![t.word.clone()];
@@ -404,9 +408,6 @@ impl Lexicon {
         if !(4..=24).contains(&len) || !word.chars().all(char::is_alphabetic) {
             return None;
         }
-        if OPT_OUT_WORDS.iter().any(|o| within_one_edit(word, o)) || is_opt_out_word(word) {
-            return None;
-        }
         let mut found: Option<Info> = None;
         let mut consider = |t: &TypoTarget| -> bool {
             if within_one_edit(word, &t.word) {
@@ -435,8 +436,8 @@ impl Lexicon {
                 }
             }
             // Accented targets are not indexed: compare them directly.
-            for t in self.typo_targets.iter().filter(|t| !t.word.is_ascii()) {
-                if !consider(t) {
+            for &i in &self.accented {
+                if !consider(&self.typo_targets[i as usize]) {
                     return None;
                 }
             }
@@ -453,6 +454,10 @@ impl Lexicon {
                 }
             }
         }
-        found
+        // Checked last, since most words are near no keyword: one edit from an opt-out word
+        // too, it is never corrected.
+        found.filter(|_| {
+            !(is_opt_out_word(word) || OPT_OUT_WORDS.iter().any(|o| within_one_edit(word, o)))
+        })
     }
 }
