@@ -77,14 +77,19 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         for (si, seg) in c.segs.iter().enumerate() {
             // "send it in April", "don't send it yet": the verb of sending is the cue.
             let mut seg = *seg;
+            // A "don't send" that names its order by date: the date is no argument against it.
+            let mut dated_skip = false;
             if matches!(seg.role, Some(Role::Send) | Some(Role::NoSend)) {
                 // A "don't send" skip yields to a delay said beside it ("don't deliver, push
                 // it a week").
                 match send_action(words, c, si, today, rules) {
-                    Some(Action::Skip) => {
-                        seg.role = Some(Role::Cue(Action::Skip, Strength::Weak, Form::Base))
+                    // Weak: it yields to a delay said beside it ("no lo mandes el 13, mándalo
+                    // el 20").
+                    Some((Action::Skip, dated)) => {
+                        seg.role = Some(Role::Cue(Action::Skip, Strength::Weak, Form::Base));
+                        dated_skip = dated;
                     }
-                    Some(a) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
+                    Some((a, _)) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
                     None => continue,
                 }
             }
@@ -129,7 +134,13 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             if matches!(action, Action::Skip | Action::Delay | Action::Undo) {
                 seen.push(action);
             }
-            match judge(words, judged, si, today, rules) {
+            let verdict = match judge(words, judged, si, today, rules) {
+                Verdict::Not(crate::keywords::REASON_NO_MATCH) if dated_skip => {
+                    Verdict::Request { sure: true }
+                }
+                v => v,
+            };
+            match verdict {
                 Verdict::Request { sure } => found.push(Found {
                     action,
                     clause: ci,
@@ -179,6 +190,24 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             found.push(Found::asked(Action::Status, ci, si));
         }
     }
+    // "if the weather's bad, hold it": a condition said in a clause of its own before the
+    // request leaves it only probable (in the same clause, the judge reads it as a hedge).
+    // Not a condition on whether it can still be done: "if it's not shipped yet, skip it".
+    for f in &mut found {
+        let conditional = f.clause > 0 && {
+            let c = &clauses[f.clause - 1];
+            c.segs.first().is_some_and(|s| is(s, Role::If))
+                && !c.segs.iter().any(|s| {
+                    matches!(
+                        words[s.word],
+                        "shipped" | "sent" | "gone" | "late" | "possible" | "can" | "ok" | "okay"
+                    )
+                })
+        };
+        if conditional {
+            f.sure = false;
+        }
+    }
     // "Reply SKIP to skip", "to skip reply skip": the shop's instructions quoted back.
     let quoted = words
         .iter()
@@ -198,10 +227,12 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     if quoted {
         return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
     }
-    // "wrong number": not meant for this shop.
+    // "wrong number", "it was meant for my sister": not meant for this shop, unless it
+    // asks to put back what that text did.
     if clauses
         .iter()
         .any(|c| c.segs.iter().any(|s| is(s, Role::Stray)))
+        && !found.iter().any(|f| f.action == Action::Undo)
     {
         return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
     }

@@ -5,14 +5,15 @@ use super::*;
 
 /// The action a send verb or a "don't send" asks for in its clause: a delay with a date or
 /// "later" after it ("send it in April", "don't send it until the 25th", "not yet"), else
-/// for "don't send" a skip.
+/// for "don't send" a skip. The flag says the skip names the order it means by its date
+/// ("don't send the one due Saturday"), so the date is no argument against it.
 pub(super) fn send_action(
     words: &[&str],
     c: &Clause,
     si: usize,
     today: Date,
     rules: &RuleSet,
-) -> Option<Action> {
+) -> Option<(Action, bool)> {
     let rest = &c.segs[si + 1..];
     // "send it saturday like normal": the usual date, an undo.
     if rest
@@ -71,12 +72,32 @@ pub(super) fn send_action(
     {
         return None;
     }
-    // "don't send the one on the 13th": the date of the order meant, not a new one.
-    let order_date = c.segs[si].role == Some(Role::NoSend)
-        && rest
+    // "envoyez-moi rien", "send me nothing": a send of nothing.
+    let no_send = c.segs[si].role == Some(Role::NoSend)
+        || rest
+            .iter()
+            .take(2)
+            .any(|s| matches!(words[s.word], "rien" | "nothing" | "nada"));
+    // "don't send the one on the 13th", "don't send the one due Saturday", "rien en mars"
+    // (said in March): the date of the order meant, not a new one. Another month ("don't
+    // send it in April") is read as a date to move to, as before.
+    let this_month = || {
+        let after: Vec<&str> = rest
+            .iter()
+            .flat_map(|s| (s.word..s.word + s.len).map(|i| words[i]))
+            .collect();
+        crate::keywords::time::scan(&after, today, &Rules(rules))
+            .iter()
+            .any(|f| {
+                matches!(f.when, When::Until(d) if d.month() == today.month() && d.year() > today.year())
+            })
+    };
+    let order_date = no_send
+        && (rest
             .iter()
             .take(4)
-            .any(|s| matches!(words[s.word], "on" | "el" | "le"))
+            .any(|s| matches!(words[s.word], "on" | "el" | "le" | "due"))
+            || this_month())
         && !rest.iter().any(|s| {
             matches!(
                 words[s.word],
@@ -89,8 +110,9 @@ pub(super) fn send_action(
             .take(6)
             .any(|s| is(s, Role::Later) || matches!(words[s.word], "later" | "yet"));
     match c.segs[si].role {
-        Some(Role::NoSend) => Some(if dated { Action::Delay } else { Action::Skip }),
-        Some(Role::Send) if dated => Some(Action::Delay),
+        _ if no_send && dated => Some((Action::Delay, false)),
+        _ if no_send => Some((Action::Skip, order_date)),
+        Some(Role::Send) if dated => Some((Action::Delay, false)),
         _ => None,
     }
 }

@@ -168,7 +168,19 @@ pub(super) fn judge(
                 | "undo"
                 | "reverse"
         ) || cue_end_word == "on" && cue_word == "hold"
-            || seg.len == 1 && matches!(cue_word, "push" | "move" | "pushing" | "moving"))
+            || seg.len == 1 && matches!(cue_word, "push" | "move" | "pushing" | "moving")
+            // "postpone the party": a thing of the shopper's named after the verb.
+            || seg.len == 1
+                && matches!(
+                    cue_word,
+                    "postpone" | "reschedule" | "posponer" | "aplazar" | "reporter"
+                )
+                && after.first().is_some_and(|s| {
+                    matches!(
+                        words[s.word],
+                        "the" | "my" | "our" | "el" | "la" | "mi" | "le" | "ma" | "mon" | "notre"
+                    )
+                }))
         && object_is_not_the_order(words, after, rules, action == Action::Undo)
     {
         return Verdict::Not(REASON_OTHER_SENSE);

@@ -28,7 +28,20 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
         && segs.get(wi + 1).is_some_and(|n| {
             matches!(
                 w(n),
-                "i" | "we" | "im" | "my" | "youre" | "you" | "they" | "je" | "on" | "yo"
+                "i" | "we"
+                    | "im"
+                    | "ill"
+                    | "ive"
+                    | "id"
+                    | "were"
+                    | "my"
+                    | "youre"
+                    | "you"
+                    | "they"
+                    | "theyre"
+                    | "je"
+                    | "on"
+                    | "yo"
             )
         })
     {
