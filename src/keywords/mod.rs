@@ -358,6 +358,7 @@ impl RuleSet {
                 when,
                 bare,
                 sure,
+                ..
             } => {
                 let r = &self.rules[rule];
                 let delay = action == Action::Delay;

@@ -147,7 +147,7 @@ fn frozen_test_split() {
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
 const FROZEN_FLOOR: f64 = 91.2;
-const FROZEN_FALSE_ACTIONS: usize = 6;
+const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
 /// floors on each, so a rule made for one batch does not quietly undo another's. (Their zero
@@ -159,9 +159,9 @@ fn dev_split_floor() {
         ("dev", 96.5, 0),
         ("dev2", 95.4, 0),
         ("dev3", 94.3, 0),
-        ("dev4", 94.4, 0),
+        ("dev4", 94.6, 0),
         ("dev5", 91.2, 1),
-        ("dev6", 88.0, 10),
+        ("dev6", 88.3, 7),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -276,6 +276,14 @@ fn stage2_behaviour() {
             "none:no_match",
         ),
         ("sorry that was meant for my sister, undo", "undo"),
+        // the shopper's own return to normal is no undo
+        (
+            "Delay the box 3 weeks pls and we'll go back to normal after",
+            "delay:21",
+        ),
+        ("back to normal please", "undo"),
+        // a delay keyword and its amount alone in a clause: the model does not doubt it
+        ("don't skip, delay 1 week", "delay:7"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

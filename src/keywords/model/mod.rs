@@ -43,10 +43,14 @@ pub(super) const CLASSES: [Option<Action>; 6] = [
 const K: usize = CLASSES.len();
 
 /// The least probability at which the model's reading is offered (as an unsure one).
-pub(super) const THRESHOLD: f32 = 0.8;
+/// Chosen on the development parts held out of training (`tools/train-model held-out`):
+/// at 0.7 rather than 0.8, dev6 read 88.4% rather than 88.1%, dev5 91.3 rather than 91.2,
+/// dev4 92.2 rather than 92.3, dev3 the same.
+pub(super) const THRESHOLD: f32 = 0.7;
 
-/// See [`Model::doubts`].
-pub(super) const VETO: f32 = 0.8;
+/// See [`Model::doubts`]. At 0.7 rather than 0.8, held out: dev6 7 false actions instead of
+/// 10, dev3 3 instead of 5, dev4 and dev5 the same, and no reply fewer read right.
+pub(super) const VETO: f32 = 0.7;
 
 /// Weights are stored as integers of this many per unit.
 const SCALE: f32 = 1000.0;

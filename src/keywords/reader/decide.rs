@@ -52,6 +52,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     when: None,
                     bare: None,
                     sure: true,
+                    firm: true,
                 }
             }
             _ => Reading::Nothing(crate::keywords::REASON_EMPTY),
@@ -415,6 +416,23 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             .iter()
             .filter(|g| g.action == f.action)
             .all(|g| g.sure);
+    // "don't skip, delay 1 week": a delay keyword and its amount, with nothing else in the
+    // clause but courtesy, is a command however the rest of the message reads.
+    let amount_after = f.action == Action::Delay
+        && clauses[f.clause].segs[f.seg + 1..]
+            .iter()
+            .any(|s| s.number || words[s.word] == "a" || words[s.word] == "one")
+        && matches!(when, Some(super::When::Days(_)));
+    let firm = sure
+        && amount_after
+        && seg.kw.is_some()
+        && clauses[f.clause].segs.iter().enumerate().all(|(k, s)| {
+            k == f.seg
+                || soft(s)
+                || s.number
+                || judge::is_time_word(words[s.word], rules)
+                || matches!(words[s.word], "a" | "one" | "it" | "by" | "for")
+        });
     Reading::Act {
         action: f.action,
         rule,
@@ -422,6 +440,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         when,
         bare,
         sure,
+        firm,
     }
 }
 

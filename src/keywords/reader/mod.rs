@@ -54,6 +54,10 @@ pub(super) enum Reading {
         bare: Option<u32>,
         /// False when the reading is probable but not certain: the shop may ask first.
         sure: bool,
+        /// A rule file's keyword in a clause of nothing but it, its amount and courtesy
+        /// ("don't skip, delay 1 week"): the model reads the whole message, and is not
+        /// asked to doubt this.
+        firm: bool,
     },
     Nothing(&'static str),
     /// No request found, and nothing vetoed one: the model may be asked
@@ -197,7 +201,10 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
         Reading::Unplaced => second_opinion(rules, norm, &texts, today).unwrap_or(reading),
         // Two readers must agree before keyroute acts.
         Reading::Act {
-            action, sure: true, ..
+            action,
+            sure: true,
+            firm: false,
+            ..
         } if rules.model.doubts(norm, action) => reading.unsure(),
         reading => reading,
     }
@@ -241,6 +248,7 @@ fn second_opinion(
         when,
         bare: None,
         sure: false,
+        firm: false,
     })
 }
 

@@ -237,6 +237,7 @@ pub(super) fn bare_time_request(
         when: Some(f.when),
         bare: None,
         sure: approving,
+        firm: false,
     })
 }
 

@@ -331,6 +331,12 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("the onions", Sense),
     ("onions", Sense),
     ("hold on", Sense),
+    // "I'll be back to normal by April", "we'll go back to normal after": the shopper's
+    // life, not the orders put back.
+    ("be back to normal", Sense),
+    ("ill go back to normal", Sense),
+    ("well go back to normal", Sense),
+    ("back to normal by", Sense),
     // "push it through, I need it saturday": go ahead with it.
     ("push it through", Sense),
     ("put it through", Sense),
