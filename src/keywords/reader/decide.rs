@@ -74,6 +74,9 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     let mut hedged: Vec<Action> = Vec::new();
     let mut corrected: Vec<Action> = Vec::new();
     let mut killed: Option<&'static str> = None;
+    // A negated skip read as an undo ("don't skip it after all"): the "after all" beside it
+    // is that undo, not a second one negated.
+    let mut taken_back = false;
     for (ci, c) in clauses.iter().enumerate() {
         for (si, seg) in c.segs.iter().enumerate() {
             // "send it in April", "don't send it yet": the verb of sending is the cue.
@@ -153,6 +156,22 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 // "nvm skip it after all": a weak undo beside a request is no second action.
                 Verdict::Mention if action == Action::Undo && strength == Strength::Weak => {}
                 Verdict::Mention => mentioned.push(action),
+                // "don't skip it after all", "finalement ne la sautez pas": a skip taken
+                // back is an undo, only probable (it may be a skip never asked for).
+                Verdict::Not(crate::keywords::REASON_NEGATED)
+                    if action == Action::Skip
+                        && rules.enabled(Action::Undo)
+                        && after_all(words) =>
+                {
+                    taken_back = true;
+                    found.push(Found {
+                        action: Action::Undo,
+                        clause: ci,
+                        seg: si,
+                        sure: false,
+                        strength: Strength::Strong,
+                    });
+                }
                 Verdict::Not(reason) => {
                     if reason == crate::keywords::REASON_HEDGED {
                         hedged.push(action);
@@ -355,6 +374,9 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     {
         return Reading::Nothing(crate::keywords::REASON_CONFLICT);
     }
+    if taken_back {
+        negated.retain(|a| *a != Action::Undo);
+    }
     // "skip it... no, don't skip": the same action taken back elsewhere.
     if requested.iter().any(|a| negated.contains(a)) {
         return Reading::Nothing(crate::keywords::REASON_NEGATED);
@@ -381,7 +403,13 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         };
     };
     let seg = clauses[f.clause].segs[f.seg];
-    let (rule, mut keyword) = rules.report(f.action, seg.rule, seg.kw);
+    // The segment's own rule and keyword, when it is a cue of the action read.
+    let own = matches!(seg.role, Some(Role::Cue(a, ..)) if a == f.action);
+    let (rule, mut keyword) = if own {
+        rules.report(f.action, seg.rule, seg.kw)
+    } else {
+        rules.report(f.action, None, None)
+    };
     // A built-in word or phrase is reported as the shopper wrote it (normalised, typos
     // corrected): "never mind", "opciones", "posponganlo".
     if seg.kw.is_none() && matches!(seg.role, Some(Role::Cue(a, ..)) if a == f.action) {
@@ -442,6 +470,18 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         sure,
         firm,
     }
+}
+
+/// "after all", "anymore", "al final", "finalement": a decision changed back.
+fn after_all(words: &[&str]) -> bool {
+    words.windows(2).any(|p| {
+        matches!(
+            p,
+            ["after", "all"] | ["al", "final"] | ["en", "fin"] | ["tout", "compte"]
+        )
+    }) || words
+        .iter()
+        .any(|w| matches!(*w, "anymore" | "finalement" | "finalmente"))
 }
 
 /// A help or status word alone in its clause, followed only by clauses that tell a story: no
