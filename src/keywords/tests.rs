@@ -262,6 +262,7 @@ fn stage2_behaviour() {
         ("just don't send the one due Saturday", "skip"),
         ("Envoyez-moi rien en mars svp", "skip"),
         ("don't send it in april", "delay@2027-04-01"),
+        ("maybe don't send the one on the 13th", "none:hedged"),
         // someone else's party; a condition in a clause of its own; nothing decided
         (
             "postpone the party to the 20th, Jen can't make it",

@@ -10,6 +10,8 @@ struct Found {
     seg: usize,
     sure: bool,
     strength: Strength,
+    /// Yields to another action said beside it: a weak skip or undo, or a "don't send".
+    gives_way: bool,
 }
 
 impl Found {
@@ -21,6 +23,7 @@ impl Found {
             seg,
             sure: true,
             strength: Strength::Strong,
+            gives_way: false,
         }
     }
 }
@@ -81,17 +84,23 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         for (si, seg) in c.segs.iter().enumerate() {
             // "send it in April", "don't send it yet": the verb of sending is the cue.
             let mut seg = *seg;
-            // A "don't send" that names its order by date: the date is no argument against it.
-            let mut dated_skip = false;
+            // A "don't send" yields to a delay said beside it ("no lo mandes el 13, mándalo
+            // el 20").
+            let mut gives_way = false;
             if matches!(seg.role, Some(Role::Send) | Some(Role::NoSend)) {
                 // A "don't send" skip yields to a delay said beside it ("don't deliver, push
                 // it a week").
                 match send_action(words, c, si, today, rules) {
-                    // Weak: it yields to a delay said beside it ("no lo mandes el 13, mándalo
-                    // el 20").
+                    // Weak, so it needs an argument, unless it names its order by date ("the
+                    // one due Saturday"): then the date is no argument against it.
                     Some((Action::Skip, dated)) => {
-                        seg.role = Some(Role::Cue(Action::Skip, Strength::Weak, Form::Base));
-                        dated_skip = dated;
+                        let strength = if dated {
+                            Strength::Strong
+                        } else {
+                            Strength::Weak
+                        };
+                        seg.role = Some(Role::Cue(Action::Skip, strength, Form::Base));
+                        gives_way = true;
                     }
                     Some((a, _)) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
                     None => continue,
@@ -138,19 +147,16 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             if matches!(action, Action::Skip | Action::Delay | Action::Undo) {
                 seen.push(action);
             }
-            let verdict = match judge(words, judged, si, today, rules) {
-                Verdict::Not(crate::keywords::REASON_NO_MATCH) if dated_skip => {
-                    Verdict::Request { sure: true }
-                }
-                v => v,
-            };
-            match verdict {
+            match judge(words, judged, si, today, rules) {
                 Verdict::Request { sure } => found.push(Found {
                     action,
                     clause: ci,
                     seg: si,
                     sure: sure && seg.typo < 2,
                     strength,
+                    gives_way: gives_way
+                        || strength == Strength::Weak
+                            && matches!(action, Action::Skip | Action::Undo),
                 }),
                 Verdict::HowTo => found.push(Found::asked(Action::Help, ci, si)),
                 // "nvm skip it after all": a weak undo beside a request is no second action.
@@ -170,6 +176,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                         seg: si,
                         sure: false,
                         strength: Strength::Strong,
+                        gives_way: false,
                     });
                 }
                 Verdict::Not(reason) => {
@@ -290,8 +297,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     let is_change = |a: &Action| changes.contains(a);
     // Weak skips and undos yield to a stated action: "changed my mind, skip it" is a skip;
     // "not this month, send it in April" and "don't deliver, push it a week" delays.
-    let yields =
-        |f: &Found| f.strength == Strength::Weak && matches!(f.action, Action::Skip | Action::Undo);
+    let yields = |f: &Found| f.gives_way;
     let others: Vec<Action> = found
         .iter()
         .filter(|f| is_change(&f.action) && !yields(f))
@@ -412,7 +418,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     };
     // A built-in word or phrase is reported as the shopper wrote it (normalised, typos
     // corrected): "never mind", "opciones", "posponganlo".
-    if seg.kw.is_none() && matches!(seg.role, Some(Role::Cue(a, ..)) if a == f.action) {
+    if own && seg.kw.is_none() {
         keyword = words[seg.word..seg.word + seg.len].join(" ");
     }
     let (when, bare) = if f.action == Action::Delay {

@@ -81,30 +81,24 @@ pub(super) fn send_action(
     // "don't send the one on the 13th", "don't send the one due Saturday", "rien en mars"
     // (said in March): the date of the order meant, not a new one. Another month ("don't
     // send it in April") is read as a date to move to, as before.
-    let this_month = || {
-        let after: Vec<&str> = rest
-            .iter()
-            .flat_map(|s| (s.word..s.word + s.len).map(|i| words[i]))
-            .collect();
-        crate::keywords::time::scan(&after, today, &Rules(rules))
-            .iter()
-            .any(|f| {
-                matches!(f.when, When::Until(d) if d.month() == today.month() && d.year() > today.year())
-            })
-    };
+    let after = judge::words_after(words, c, si);
+    let times = crate::keywords::time::scan(&after, today, &Rules(rules));
+    let this_month = times.iter().any(|f| {
+        matches!(f.when, When::Until(d) if d.month() == today.month() && d.year() > today.year())
+    });
     let order_date = no_send
         && (rest
             .iter()
             .take(4)
             .any(|s| matches!(words[s.word], "on" | "el" | "le" | "due"))
-            || this_month())
+            || this_month)
         && !rest.iter().any(|s| {
             matches!(
                 words[s.word],
                 "until" | "till" | "til" | "before" | "after" | "hasta" | "jusqu" | "avant"
             )
         });
-    let dated = !order_date && judge::has_time_after(words, c, si, today, rules)
+    let dated = !order_date && judge::names_time(&after, &times)
         || rest
             .iter()
             .take(6)

@@ -23,7 +23,7 @@ pub(super) fn times_after(
 }
 
 /// The words of a clause after its segment `si`.
-pub(super) fn words_after<'w>(words: &[&'w str], c: &Clause, si: usize) -> Vec<&'w str> {
+pub(in super::super) fn words_after<'w>(words: &[&'w str], c: &Clause, si: usize) -> Vec<&'w str> {
     c.segs[si + 1..]
         .iter()
         .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
@@ -39,7 +39,13 @@ pub(in super::super) fn has_time_after(
     rules: &RuleSet,
 ) -> bool {
     let after = words_after(words, c, si);
-    times_after(words, c, si, today, rules).iter().any(|f| {
+    names_time(&after, &time::scan(&after, today, &Rules(rules)))
+}
+
+/// Whether the times found in `after` (the words after a cue) hold a named amount or date, or
+/// a bare number right after the cue.
+pub(in super::super) fn names_time(after: &[&str], found: &[Found]) -> bool {
+    found.iter().any(|f| {
         // "send one", "don't ship this one": a pronoun, never "1 week".
         let one = f.bare.is_some() && after.get(f.start) == Some(&"one");
         !one && (f.bare.is_none() || f.start <= 1)

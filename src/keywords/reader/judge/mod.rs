@@ -12,8 +12,8 @@ use super::super::{
 };
 use super::{Clause, Rules, Seg};
 use crate::domain::Action;
-pub(super) use argument::has_time_after;
 use argument::weak_has_argument;
+pub(super) use argument::{has_time_after, names_time, words_after};
 pub(super) use help::{asks_how, service_question};
 use jiff::civil::Date;
 pub(super) use senses::order_word;
