@@ -155,13 +155,14 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 /// honest figure.)
 #[test]
 fn dev_split_floor() {
-    let floors: [(&str, f64, usize); 6] = [
+    let floors: [(&str, f64, usize); 7] = [
         ("dev", 96.5, 0),
         ("dev2", 95.4, 0),
         ("dev3", 94.3, 0),
         ("dev4", 94.6, 0),
         ("dev5", 91.2, 1),
         ("dev6", 88.6, 7),
+        ("dev7", 87.0, 8),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
