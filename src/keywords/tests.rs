@@ -290,6 +290,19 @@ fn stage2_behaviour() {
         ("don't skip it after all, we'll be home", "unsure:undo"),
         ("finalement ne la sautez pas", "unsure:undo"),
         ("don't skip", "none:negated"),
+        // asked in own words: what to reply, whether a change took, an order asked back
+        ("what was the word to pause again", "unsure:help"),
+        ("sorry what do I reply if I want to push it", "help"),
+        ("whats the keyword to push it back 2 wks", "help"),
+        ("honey what's the code for the garage", "none:no_match"),
+        ("did my change go through?", "status"),
+        ("is it still skipped?", "status"),
+        ("I skipped it last time and it still came", "none:past"),
+        ("put my box back on please", "unsure:undo"),
+        ("can I get my skipped box back?", "unsure:undo"),
+        ("put it back in the fridge", "none:other_sense"),
+        ("put my order back a week", "delay:7"),
+        ("any chance you'll bring that one back?", "unsure:status"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -1,6 +1,6 @@
 //! Across the message: which clause's request wins, and how sure the reading is.
 
-use super::wishes::{bare_time_request, send_action};
+use super::wishes::{asked_back, bare_time_request, send_action};
 use super::*;
 
 /// A request found in a clause.
@@ -42,6 +42,17 @@ fn refusal(words: &[&str], c: &Clause) -> bool {
         })
 }
 
+/// An undo phrase that reassures rather than takes back: "I still want it, just later",
+/// "skip this one and then back to normal". Beside another change it is no second action.
+fn reassures(words: &[&str], c: &Clause, si: usize) -> bool {
+    let s = &c.segs[si];
+    words[s.word..s.word + s.len]
+        .iter()
+        .any(|w| matches!(*w, "want" | "need" | "quiero" | "veux"))
+        || si > 0 && matches!(words[c.segs[si - 1].word], "then" | "after" | "afterwards")
+        || si == 0 && s.word > 0 && matches!(words[s.word - 1], "then" | "afterwards")
+}
+
 pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today: Date) -> Reading {
     // A message of only "?" asks for help when a help rule lists "?".
     if clauses.iter().all(|c| c.segs.is_empty()) {
@@ -81,6 +92,22 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     // is that undo, not a second one negated.
     let mut taken_back = false;
     for (ci, c) in clauses.iter().enumerate() {
+        // A question about what to reply, whether a change took, or an order asked back
+        // in the shopper's own words: the cue words in the clause are named, not asked for.
+        let framed = [
+            (Action::Help, judge::reply_question(words, c)),
+            (Action::Status, judge::change_status(words, c)),
+            (Action::Undo, asked_back(words, c, today, rules)),
+        ]
+        .into_iter()
+        .find_map(|(a, si)| si.filter(|_| rules.enabled(a)).map(|si| (a, si)));
+        if let Some((action, si)) = framed {
+            found.push(Found {
+                sure: action != Action::Undo,
+                ..Found::asked(action, ci, si)
+            });
+            continue;
+        }
         for (si, seg) in c.segs.iter().enumerate() {
             // "send it in April", "don't send it yet": the verb of sending is the cue.
             let mut seg = *seg;
@@ -156,11 +183,14 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     strength,
                     gives_way: gives_way
                         || strength == Strength::Weak
-                            && matches!(action, Action::Skip | Action::Undo),
+                            && matches!(action, Action::Skip | Action::Undo)
+                        || action == Action::Undo && reassures(words, c, si),
                 }),
                 Verdict::HowTo => found.push(Found::asked(Action::Help, ci, si)),
                 // "nvm skip it after all": a weak undo beside a request is no second action.
-                Verdict::Mention if action == Action::Undo && strength == Strength::Weak => {}
+                Verdict::Mention
+                    if action == Action::Undo
+                        && (strength == Strength::Weak || reassures(words, c, si)) => {}
                 Verdict::Mention => mentioned.push(action),
                 // "don't skip it after all", "finalement ne la sautez pas": a skip taken
                 // back is an undo, only probable (it may be a skip never asked for).
@@ -263,11 +293,23 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     {
         return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
     }
-    // "let me think", "idk": nothing is decided, whatever else the message says.
-    if clauses
-        .iter()
-        .any(|c| c.segs.iter().any(|s| is(s, Role::Doubt)))
-    {
+    // "let me think", "idk": nothing is decided, whatever else the message says; unless
+    // the doubt is about a later order ("skip March, I'll decide about April later").
+    let about_later = |c: &Clause, k: usize| {
+        c.segs
+            .get(k + 1)
+            .is_some_and(|n| matches!(words[n.word], "about" | "on"))
+            && c.segs.iter().skip(k + 2).take(3).any(|n| {
+                crate::keywords::time::is_month(words[n.word])
+                    || matches!(words[n.word], "ones" | "rest" | "future" | "others")
+            })
+    };
+    if clauses.iter().any(|c| {
+        c.segs
+            .iter()
+            .enumerate()
+            .any(|(k, s)| is(s, Role::Doubt) && !about_later(c, k))
+    }) {
         found.retain(|f| matches!(f.action, Action::Help | Action::Status));
         if found.is_empty() {
             return Reading::Nothing(crate::keywords::REASON_HEDGED);

@@ -118,6 +118,17 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
             i += 1;
             continue;
         }
+        // "skip the March one and then I'll decide about April": what comes next is said
+        // in a clause of its own.
+        let next = words.get(i + 1).map(|x| x.0);
+        if matches!(
+            (w, next),
+            ("and", Some("then")) | ("y", Some("luego")) | ("et", Some("puis" | "ensuite"))
+        ) {
+            flush(&mut cur, &mut out, false);
+            i += 2;
+            continue;
+        }
         let mut seg = segment(rules, words, known, i);
         // "May" after a date word or before a day is the month: "mid-May", "the 2nd of May",
         // "in May", "may 3rd".

@@ -270,3 +270,85 @@ fn document(w: &str) -> bool {
             | "lien"
     )
 }
+
+/// An order asked back, without an undo word: "put my box back on", "I want it back",
+/// "bring my order back pls", "can I get my skipped box back?", "put it back on the
+/// schedule". Not "put it back in the fridge", not "put it back a week" (a delay), not a
+/// report ("I got it back"). Returns the segment of "back".
+pub(super) fn asked_back(
+    words: &[&str],
+    c: &Clause,
+    today: Date,
+    rules: &RuleSet,
+) -> Option<usize> {
+    let segs = &c.segs;
+    if segs
+        .iter()
+        .any(|s| is(s, Role::Neg) || is(s, Role::Hedge) || is(s, Role::If))
+    {
+        return None;
+    }
+    let bi = segs
+        .iter()
+        .position(|s| s.len == 1 && words[s.word] == "back")?;
+    let vi = segs[..bi].iter().rposition(|s| {
+        matches!(
+            words[s.word],
+            "put" | "bring" | "want" | "get" | "add" | "turn" | "switch" | "need"
+        )
+    })?;
+    // Between the verb and "back": the order, nothing else ("put the dog back").
+    let object = &segs[vi + 1..bi];
+    let ordered = !object.is_empty()
+        && object.iter().all(|s| {
+            let w = words[s.word];
+            judge::order_word(w)
+                || matches!(
+                    w,
+                    "my" | "the" | "our" | "skipped" | "delayed" | "original" | "usual" | "regular"
+                )
+                || crate::keywords::time::is_month(w)
+                || matches!(s.role, Some(Role::Cue(_, _, Form::Past)))
+        })
+        && object.iter().any(|s| {
+            let w = words[s.word];
+            judge::order_word(w)
+                && !matches!(
+                    w,
+                    "next"
+                        | "month"
+                        | "months"
+                        | "this"
+                        | "that"
+                        | "one"
+                        | "them"
+                        | "upcoming"
+                        | "everything"
+                        | "anything"
+                )
+        });
+    if !ordered {
+        return None;
+    }
+    // After "back": the end, "on", "please", the schedule; not a place or an amount.
+    let after = &segs[bi + 1..];
+    let placed = after.first().is_some_and(|s| {
+        matches!(
+            words[s.word],
+            "in" | "into" | "inside" | "to" | "up" | "down" | "out" | "off" | "from" | "with"
+        )
+    }) || judge::has_time_after(words, c, bi, today, rules)
+        && after.first().is_none_or(|s| words[s.word] != "on");
+    // "put my order back" alone may mean later; "put it back on" does not.
+    let put_alone = matches!(words[segs[vi].word], "put" | "add" | "turn" | "switch")
+        && !after
+            .first()
+            .is_some_and(|s| matches!(words[s.word], "on" | "how" | "the" | "like" | "as"));
+    if placed || put_alone {
+        return None;
+    }
+    // "I got it back", "they brought it back": told, not asked.
+    let asked = segs[..vi].iter().all(|s| soft(s) || is(s, Role::Object))
+        || segs[..vi].iter().any(|s| is(s, Role::Request));
+    asked.then_some(bi)
+}

@@ -144,6 +144,11 @@ pub(super) fn is_time_word(w: &str) -> bool {
     unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
 }
 
+/// A month's name ("march", "mars", "marzo").
+pub(super) fn is_month(w: &str) -> bool {
+    month(w).is_some()
+}
+
 /// A number said in words ("eleven", "once", "deux").
 pub(super) fn number_word(w: &str) -> Option<u32> {
     cardinal(w)

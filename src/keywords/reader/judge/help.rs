@@ -355,3 +355,61 @@ pub(super) fn asks_about_rules(words: &[&str], c: &Clause, si: usize, rules: &Ru
     }
     false
 }
+
+/// A question about what to reply, in the shopper's own words: "what do I text back to
+/// skip", "what was the word to pause again", "whats the keyword to push it back", "remind
+/// me what I send", "I forgot the commands", "what am I supposed to reply", "I don't know
+/// what to send back". A cue in the clause is named, not asked for. Returns the segment
+/// the question hangs on.
+pub(in super::super) fn reply_question(words: &[&str], c: &Clause) -> Option<usize> {
+    let segs = &c.segs;
+    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+        return None;
+    };
+    if segs.iter().any(|s| is(s, Role::Hedge)) {
+        return None;
+    }
+    let span = &words[first.word..last.word + last.len];
+    let seg_of = |k: usize| segs.iter().position(|s| s.word + s.len > first.word + k);
+    let wh = |w: &str| matches!(w, "what" | "whats" | "wat" | "which" | "wht");
+    let asked = |k: usize| {
+        span[..k].iter().rev().take(6).any(|w| wh(w))
+            || span[..k]
+                .iter()
+                .any(|w| matches!(*w, "remind" | "forgot" | "forget" | "forgotten"))
+    };
+    // The words to reply with: "what was the word to pause", "I forgot the commands".
+    let named = span.iter().enumerate().find(|(k, w)| {
+        let noun = matches!(
+            **w,
+            "word" | "words" | "keyword" | "keywords" | "command" | "commands" | "codeword"
+        ) || **w == "code" && span.get(k + 1).is_some_and(|n| *n == "to");
+        noun && asked(*k) && !matches!(span.get(k.wrapping_sub(1)), Some(&"other" | &"my"))
+    });
+    if let Some((k, _)) = named {
+        return seg_of(k);
+    }
+    // What I reply: "what do I text", "what am I meant to send", "what to send back".
+    let reply_verb = |w: &str| {
+        matches!(
+            w,
+            "reply" | "text" | "send" | "type" | "say" | "write" | "answer" | "respond" | "put"
+        )
+    };
+    span.iter()
+        .enumerate()
+        .position(|(k, w)| {
+            reply_verb(w)
+                && asked(k)
+                && span[k.saturating_sub(4)..k]
+                    .iter()
+                    .any(|p| matches!(*p, "i" | "we" | "to"))
+                && !span[k.saturating_sub(4)..k]
+                    .iter()
+                    .any(|p| matches!(*p, "you" | "u" | "did" | "they"))
+                && !span
+                    .get(k + 1)
+                    .is_some_and(|n| matches!(*n, "you" | "u" | "them"))
+        })
+        .and_then(seg_of)
+}

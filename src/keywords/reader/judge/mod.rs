@@ -14,14 +14,14 @@ use super::{Clause, Rules, Seg};
 use crate::domain::Action;
 use argument::weak_has_argument;
 pub(super) use argument::{has_time_after, names_time, words_after};
-pub(super) use help::{asks_how, service_question};
+pub(super) use help::{asks_how, reply_question, service_question};
 use jiff::civil::Date;
 pub(super) use senses::order_word;
 use senses::{
     accepted, asks_for_participle, mistake_marker, object_is_not_the_order, report_verb,
     restore_verb, several, undone,
 };
-pub(super) use status::status_question;
+pub(super) use status::{change_status, status_question};
 
 pub(super) enum Verdict {
     Request {

@@ -162,6 +162,15 @@ pub(super) fn object_is_not_the_order(
         {
             true
         }
+        // "skip her next box", "mom's next delivery"
+        ["next" | "upcoming", y, ..]
+            if matches!(
+                *y,
+                "box" | "delivery" | "order" | "shipment" | "package" | "bag" | "kit"
+            ) =>
+        {
+            true
+        }
         // "this time", "this month"; not "next time" (a wish for every order)
         ["this" | "esta" | "este" | "cette" | "ce", y, ..] => {
             matches!(

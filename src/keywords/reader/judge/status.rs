@@ -347,3 +347,84 @@ pub(super) fn other_sense(words: &[&str], c: &Clause, si: usize) -> bool {
     }
     false
 }
+
+/// A question whether a change took: "did my change go through?", "is it still skipped?",
+/// "am I skipped", "has my box been pushed back like I asked", "just checking the skip
+/// took", "is the delay showing on your end?", "is that done?". Returns the segment the
+/// question hangs on.
+pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usize> {
+    let segs = &c.segs;
+    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+        return None;
+    };
+    if segs
+        .iter()
+        .any(|s| is(s, Role::If) || is(s, Role::Hedge) || is(s, Role::Why))
+    {
+        return None;
+    }
+    let head = segs.iter().position(|s| !soft(s))?;
+    let lead = words[segs[head].word];
+    let aux = matches!(
+        lead,
+        "did" | "is" | "am" | "are" | "has" | "have" | "was" | "so" | "its" | "it"
+    );
+    let checking = segs
+        .iter()
+        .any(|s| matches!(words[s.word], "checking" | "confirm" | "check" | "sure"));
+    if !(c.question && aux || checking) {
+        return None;
+    }
+    let span = &words[first.word..last.word + last.len];
+    let change_noun = |w: &str| {
+        matches!(
+            w,
+            "change"
+                | "changes"
+                | "skip"
+                | "delay"
+                | "pause"
+                | "request"
+                | "update"
+                | "it"
+                | "that"
+                | "this"
+                | "reschedule"
+                | "postponement"
+        )
+    };
+    // "did my change go through", "the skip took", "is the delay showing", "is that done".
+    let took = span.iter().enumerate().position(|(k, w)| {
+        let verb = matches!(
+            *w,
+            "through"
+                | "thru"
+                | "took"
+                | "take"
+                | "stick"
+                | "stuck"
+                | "register"
+                | "registered"
+                | "processed"
+                | "showing"
+                | "done"
+                | "went"
+                | "applied"
+        ) && (*w != "went"
+            || span
+                .get(k + 1)
+                .is_some_and(|n| matches!(*n, "through" | "thru")));
+        verb && span[..k].iter().rev().take(4).any(|p| change_noun(p))
+    });
+    if let Some(k) = took {
+        return segs.iter().position(|s| s.word + s.len > first.word + k);
+    }
+    // "is it still skipped?", "has my box been pushed back": the change, asked after.
+    if c.question && aux && lead != "did" {
+        return segs.iter().position(|s| {
+            matches!(s.role, Some(Role::Cue(a, _, Form::Past)) if a != Action::Undo)
+                || matches!(words[s.word], "moved" | "pushed" | "rescheduled" | "paused")
+        });
+    }
+    None
+}
