@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 91.2;
+const FROZEN_FLOOR: f64 = 91.4;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -156,13 +156,13 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 #[test]
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 7] = [
-        ("dev", 96.5, 0),
+        ("dev", 96.7, 0),
         ("dev2", 95.4, 0),
         ("dev3", 94.3, 0),
-        ("dev4", 94.6, 0),
-        ("dev5", 91.2, 1),
-        ("dev6", 88.6, 7),
-        ("dev7", 87.0, 8),
+        ("dev4", 94.8, 0),
+        ("dev5", 91.3, 1),
+        ("dev6", 89.0, 5),
+        ("dev7", 89.3, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -303,6 +303,20 @@ fn stage2_behaviour() {
         ("put it back in the fridge", "none:other_sense"),
         ("put my order back a week", "delay:7"),
         ("any chance you'll bring that one back?", "unsure:status"),
+        // false actions of the seventh batch
+        ("Can you put it back to the 13th like it was", "undo"),
+        ("I'll totally skip it, said no one ever", "none:hedged"),
+        (
+            "holding off on judgement until I try the new spinach",
+            "none:other_sense",
+        ),
+        (
+            "Just drop this one and send the April one as normal",
+            "skip",
+        ),
+        ("I postponed the February one, not this one", "none:past"),
+        ("what's on the menu for march", "none:other_sense"),
+        ("Show me the menu", "help"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

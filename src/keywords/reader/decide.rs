@@ -142,6 +142,10 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     .get(si + 1)
                     .is_some_and(|n| !matches!(words[n.word], "on" | "in"))
                 && judge::has_time_after(words, c, si, today, rules)
+                // "put it back to the 13th like it was": the date it had.
+                && !c.segs[si + 1..]
+                    .iter()
+                    .any(|n| matches!(n.role, Some(Role::Cue(Action::Undo, ..))))
             {
                 seg.role = Some(Role::Cue(Action::Delay, Strength::Strong, Form::Base));
             }
@@ -152,6 +156,19 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 continue;
             };
             if !rules.enabled(action) {
+                continue;
+            }
+            // "I postponed the February one, not this one": a contrast with a report.
+            if action == Action::Skip
+                && strength == Strength::Weak
+                && matches!(words[seg.word], "not" | "pas" | "no")
+                && ci > 0
+                && clauses[ci - 1]
+                    .segs
+                    .iter()
+                    .any(|p| matches!(p.role, Some(Role::Cue(_, _, Form::Past))))
+            {
+                killed.get_or_insert(crate::keywords::REASON_PAST);
                 continue;
             }
             if action == Action::Delay && zero {

@@ -82,6 +82,9 @@ pub(super) const NOT_REQUESTS: &[(&str, Role)] = &[
     ("if i need to", Hedge),
     ("in case", Hedge),
     ("let me think", Doubt),
+    // sarcasm: "I'll totally skip it, said no one ever"
+    ("said no one ever", Doubt),
+    ("said nobody ever", Doubt),
     ("think about it", Doubt),
     ("let me check", Doubt),
     ("i guess", Doubt),

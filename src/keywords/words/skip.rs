@@ -27,6 +27,8 @@ pub(super) const SKIP: &[(&str, Role)] = &[
     ("not this month", Cue(Skip, Weak, Base)),
     ("not this time", Cue(Skip, Weak, Base)),
     ("not this one", Cue(Skip, Weak, Base)),
+    ("drop this one", Cue(Skip, Strong, Base)),
+    ("drop this month", Cue(Skip, Strong, Base)),
     ("not this round", Cue(Skip, Weak, Base)),
     ("not this week", Cue(Skip, Weak, Base)),
     ("no box this month", Cue(Skip, Strong, Base)),

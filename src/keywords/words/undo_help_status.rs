@@ -108,6 +108,7 @@ pub(super) const UNDO_HELP_STATUS: &[(&str, Role)] = &[
     ("go back to the old", Cue(Undo, Strong, Base)),
     ("back to the old schedule", Cue(Undo, Strong, Base)),
     ("like normal", Cue(Undo, Weak, Base)),
+    ("like it was", Cue(Undo, Strong, Base)),
     ("did not request", Cue(Undo, Weak, Base)),
     ("didnt request", Cue(Undo, Weak, Base)),
     ("make mistake", Cue(Undo, Strong, Base)),

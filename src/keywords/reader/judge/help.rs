@@ -126,7 +126,16 @@ pub(super) fn other_sense(words: &[&str], seg: Seg, before: &[Seg], after: &[Seg
             .skip(1)
             .take(3)
             .any(|x| order_word(words[x.word]) && !determiner(words[x.word]));
-    if idiom || person || about {
+    // "what's on the menu for march": the shop's dishes, not the replies.
+    let dishes = cue_word == "menu"
+        && before
+            .last()
+            .is_some_and(|p| matches!(words[p.word], "the" | "your" | "this" | "next"))
+        && (before.len() >= 2 && words[before[before.len() - 2].word] == "on"
+            || after
+                .first()
+                .is_some_and(|n| matches!(words[n.word], "for" | "this" | "next")));
+    if idiom || person || about || dishes {
         return true;
     }
     // "some 15 minute options", "vegan options": choices of something else.

@@ -106,10 +106,9 @@ pub(super) fn object_is_not_the_order(
     undoing: bool,
 ) -> bool {
     let mut k = 0;
-    while after
-        .get(k)
-        .is_some_and(|s| determiner(words[s.word]) || matches!(words[s.word], "on" | "une" | "un"))
-    {
+    while after.get(k).is_some_and(|s| {
+        determiner(words[s.word]) || matches!(words[s.word], "on" | "off" | "une" | "un")
+    }) {
         k += 1;
     }
     let Some(next) = after.get(k) else {

@@ -174,7 +174,7 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
         )
     }) || segs
         .windows(2)
-        .any(|p| matches!(w(&p[0]), "come" | "comes") && w(&p[1]) == "out")
+        .any(|p| matches!(w(&p[0]), "come" | "comes") && matches!(w(&p[1]), "out" | "back"))
     {
         return None;
     }
