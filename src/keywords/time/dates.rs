@@ -185,6 +185,11 @@ pub(super) fn date_at_with(
             return Some((today.last_of_month(), if w(2) == "the" { 4 } else { 3 }));
         }
         ("end", "of", "month", _) => return Some((today.last_of_month(), 3)),
+        // "the last day of the month"
+        ("last", "day", "of", "the") if w(4) == "month" => {
+            return Some((today.last_of_month(), 5));
+        }
+        ("last", "day", "of", "month") => return Some((today.last_of_month(), 4)),
         ("fin", "du", "mois", _) | ("fin", "de", "mois", _) => {
             return Some((today.last_of_month(), 3));
         }

@@ -296,6 +296,39 @@ pub(super) fn judge(
         return Verdict::Not(REASON_PAST);
     }
 
+    // "the address change I'll do later", "talk later": later for something the shopper
+    // does, not for the order.
+    if action == Action::Delay
+        && matches!(cue_word, "later" | "luego" | "despues")
+        && seg.len == 1
+        && before.iter().rev().take(2).any(|s| {
+            matches!(
+                words[s.word],
+                "do" | "text"
+                    | "call"
+                    | "decide"
+                    | "deal"
+                    | "sort"
+                    | "talk"
+                    | "check"
+                    | "chat"
+                    | "reply"
+                    | "write"
+                    | "update"
+                    | "look"
+                    | "think"
+                    | "email"
+                    | "pay"
+                    | "message"
+                    | "figure"
+                    | "explain"
+                    | "confirm"
+                    | "hablamos"
+            )
+        })
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
     // "push notifications from your app": a weak cue without its argument is no verb here.
     if matches!(action, Action::Skip | Action::Delay)
         && strength == Strength::Weak
