@@ -157,12 +157,12 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 7] = [
         ("dev", 96.7, 0),
-        ("dev2", 95.4, 0),
-        ("dev3", 94.5, 0),
+        ("dev2", 95.5, 0),
+        ("dev3", 94.6, 0),
         ("dev4", 94.8, 0),
-        ("dev5", 91.3, 1),
-        ("dev6", 89.0, 5),
-        ("dev7", 89.8, 2),
+        ("dev5", 91.6, 1),
+        ("dev6", 89.5, 5),
+        ("dev7", 91.0, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -335,6 +335,17 @@ fn stage2_behaviour() {
             "could you skip the march box? the address change I'll do later",
             "skip",
         ),
+        // help, status and undo in own words, second round
+        (
+            "is there a human on this line or is it all automated",
+            "help",
+        ),
+        ("how does the delay thing work", "help"),
+        ("is there a list of commands somewhere", "help"),
+        ("is it still skipped or not", "unsure:status"),
+        ("did my undo work or is it still skipped", "unsure:status"),
+        ("I want it on the first date, not the new one", "undo"),
+        ("ya no lo quiero saltar", "unsure:undo"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -172,9 +172,10 @@ pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<u
         || segs
             .iter()
             .any(|s| is(s, Role::Neg) && !matches!(w(s), "no" | "pas" | "ne" | "n"))
-        || segs
-            .iter()
-            .any(|s| matches!(s.role, Some(Role::Cue(..))) || is(s, Role::Why))
+        || segs.iter().any(|s| {
+            matches!(s.role, Some(Role::Cue(a, ..)) if a != crate::domain::Action::Help)
+                || is(s, Role::Why)
+        })
     {
         return None;
     }
@@ -208,6 +209,7 @@ pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<u
         "robot",
         "automated",
         "automatic",
+        "machine",
         "ai",
         "humain",
         "humano",
@@ -228,8 +230,8 @@ pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<u
         "personne",
     ]);
     let reach = has(&[
-        "talk", "speak", "chat", "call", "contact", "email", "hablar", "llamar", "parler",
-        "appeler", "rappeler", "joindre",
+        "talk", "speak", "chat", "call", "contact", "email", "reach", "ring", "hablar", "llamar",
+        "parler", "appeler", "rappeler", "joindre",
     ]);
     if let (Some(i), Some(_)) = (person, reach) {
         return Some(i);
@@ -380,23 +382,74 @@ pub(in super::super) fn reply_question(words: &[&str], c: &Clause) -> Option<usi
     }
     let span = &words[first.word..last.word + last.len];
     let seg_of = |k: usize| segs.iter().position(|s| s.word + s.len > first.word + k);
-    let wh = |w: &str| matches!(w, "what" | "whats" | "wat" | "which" | "wht");
+    let wh = |w: &str| {
+        matches!(
+            w,
+            "what" | "whats" | "wat" | "which" | "wht" | "waht" | "whta"
+        )
+    };
     let asked = |k: usize| {
         span[..k].iter().rev().take(6).any(|w| wh(w))
             || span[..k]
                 .iter()
                 .any(|w| matches!(*w, "remind" | "forgot" | "forget" | "forgotten"))
+            // "is there a list of commands", "a menu of replies"
+            || k >= 2 && matches!(span[k - 2], "list" | "menu") && span[k - 1] == "of"
     };
     // The words to reply with: "what was the word to pause", "I forgot the commands".
     let named = span.iter().enumerate().find(|(k, w)| {
         let noun = matches!(
             **w,
             "word" | "words" | "keyword" | "keywords" | "command" | "commands" | "codeword"
-        ) || **w == "code" && span.get(k + 1).is_some_and(|n| *n == "to");
+        ) || matches!(**w, "replies" | "options" | "choices")
+            && *k >= 2
+            && matches!(span[*k - 2], "list" | "menu")
+            || **w == "code" && span.get(k + 1).is_some_and(|n| *n == "to");
         noun && asked(*k) && !matches!(span.get(k.wrapping_sub(1)), Some(&"other" | &"my"))
     });
     if let Some((k, _)) = named {
         return seg_of(k);
+    }
+    // "how does the delay thing work", "remind me how the pause thing works".
+    if let Some(h) = span.iter().position(|w| *w == "how")
+        && let Some(k) = span[h..]
+            .iter()
+            .position(|w| matches!(*w, "work" | "works"))
+            .map(|k| h + k)
+        && k > h + 1
+        && span[h + 1..k].iter().all(|w| {
+            matches!(
+                *w,
+                "does"
+                    | "do"
+                    | "the"
+                    | "this"
+                    | "these"
+                    | "it"
+                    | "all"
+                    | "whole"
+                    | "thing"
+                    | "things"
+                    | "text"
+                    | "texts"
+                    | "reply"
+                    | "replies"
+                    | "service"
+                    | "system"
+                    | "skip"
+                    | "skipping"
+                    | "delay"
+                    | "delaying"
+                    | "pause"
+                    | "undo"
+                    | "push"
+            )
+        })
+        && span[h + 1..k]
+            .iter()
+            .any(|w| !matches!(*w, "does" | "do" | "it"))
+    {
+        return seg_of(h);
     }
     // What I reply: "what do I text", "what am I meant to send", "what to send back".
     let reply_verb = |w: &str| {

@@ -372,7 +372,9 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
     let checking = segs
         .iter()
         .any(|s| matches!(words[s.word], "checking" | "confirm" | "check" | "sure"));
-    if !(c.question && aux || checking) {
+    // A yes/no question often comes without its mark: "is it still skipped or not".
+    let yes_no = matches!(lead, "did" | "is" | "am" | "are" | "has" | "have" | "was");
+    if !(c.question && aux || yes_no || checking) {
         return None;
     }
     let span = &words[first.word..last.word + last.len];
@@ -386,6 +388,7 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
                 | "pause"
                 | "request"
                 | "update"
+                | "undo"
                 | "it"
                 | "that"
                 | "this"
@@ -410,6 +413,8 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
                 | "done"
                 | "went"
                 | "applied"
+                | "work"
+                | "worked"
         ) && (*w != "went"
             || span
                 .get(k + 1)
@@ -420,7 +425,7 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
         return segs.iter().position(|s| s.word + s.len > first.word + k);
     }
     // "is it still skipped?", "has my box been pushed back": the change, asked after.
-    if c.question && aux && lead != "did" {
+    if (c.question && aux || yes_no) && lead != "did" {
         return segs.iter().position(|s| {
             matches!(s.role, Some(Role::Cue(a, _, Form::Past)) if a != Action::Undo)
                 || matches!(words[s.word], "moved" | "pushed" | "rescheduled" | "paused")
