@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 91.4;
+const FROZEN_FLOOR: f64 = 91.5;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -158,11 +158,11 @@ fn dev_split_floor() {
     let floors: [(&str, f64, usize); 7] = [
         ("dev", 96.7, 0),
         ("dev2", 95.5, 0),
-        ("dev3", 94.6, 0),
+        ("dev3", 94.7, 0),
         ("dev4", 94.8, 0),
-        ("dev5", 91.6, 1),
-        ("dev6", 89.5, 5),
-        ("dev7", 91.0, 2),
+        ("dev5", 91.8, 1),
+        ("dev6", 90.0, 5),
+        ("dev7", 91.4, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -346,6 +346,18 @@ fn stage2_behaviour() {
         ("did my undo work or is it still skipped", "unsure:status"),
         ("I want it on the first date, not the new one", "undo"),
         ("ya no lo quiero saltar", "unsure:undo"),
+        // this order not wanted: a skip, asked first; a cue beside it is judged as itself
+        (
+            "the one after this is fine but this one we really don't need",
+            "unsure:skip",
+        ),
+        ("No quiero la caja de marzo", "unsure:skip"),
+        ("I don't want the april one", "none:no_match"),
+        ("I do not want to skip this month", "none:negated"),
+        ("I don't need it anymore", "none:no_match"),
+        ("no need this month, skip", "skip"),
+        ("Not so soon please", "delay:14"),
+        ("sometime later would suit us better", "delay:14"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -1,6 +1,6 @@
 //! Across the message: which clause's request wins, and how sure the reading is.
 
-use super::wishes::{asked_back, bare_time_request, send_action};
+use super::wishes::{asked_back, bare_time_request, send_action, unwanted};
 use super::*;
 
 /// A request found in a clause.
@@ -12,6 +12,8 @@ struct Found {
     strength: Strength,
     /// Yields to another action said beside it: a weak skip or undo, or a "don't send".
     gives_way: bool,
+    /// Read from a whole clause's frame ("this one we don't need"), not from a cue word.
+    framed: bool,
 }
 
 impl Found {
@@ -24,6 +26,7 @@ impl Found {
             sure: true,
             strength: Strength::Strong,
             gives_way: false,
+            framed: false,
         }
     }
 }
@@ -98,12 +101,14 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             (Action::Help, judge::reply_question(words, c)),
             (Action::Status, judge::change_status(words, c)),
             (Action::Undo, asked_back(words, c, today, rules)),
+            (Action::Skip, unwanted(words, c, today)),
         ]
         .into_iter()
         .find_map(|(a, si)| si.filter(|_| rules.enabled(a)).map(|si| (a, si)));
         if let Some((action, si)) = framed {
             found.push(Found {
-                sure: action != Action::Undo,
+                sure: !matches!(action, Action::Undo | Action::Skip),
+                framed: true,
                 ..Found::asked(action, ci, si)
             });
             continue;
@@ -202,6 +207,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                         || strength == Strength::Weak
                             && matches!(action, Action::Skip | Action::Undo)
                         || action == Action::Undo && reassures(words, c, si),
+                    framed: false,
                 }),
                 Verdict::HowTo => found.push(Found::asked(Action::Help, ci, si)),
                 // "nvm skip it after all": a weak undo beside a request is no second action.
@@ -224,6 +230,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                         sure: false,
                         strength: Strength::Strong,
                         gives_way: false,
+                        framed: false,
                     });
                 }
                 Verdict::Not(reason) => {
@@ -264,6 +271,13 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             found.push(Found::asked(Action::Status, ci, si));
         }
     }
+    // "no need this month, skip": the frame only repeats the cue said beside it.
+    let cued: Vec<Action> = found
+        .iter()
+        .filter(|f| !f.framed)
+        .map(|f| f.action)
+        .collect();
+    found.retain(|f| !(f.framed && cued.contains(&f.action)));
     // "if the weather's bad, hold it": a condition said in a clause of its own before the
     // request leaves it only probable (in the same clause, the judge reads it as a hedge).
     // Not a condition on whether it can still be done: "if it's not shipped yet, skip it".
@@ -449,9 +463,11 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     // "help! my blender broke", "Help, the avocado is hard as a rock, how long till it's
     // ripe?", "status: exhausted": an exclamation before a story of the shopper's own.
     found.retain(|f| !exclaimed_story(words, clauses, f));
+    // The same change said twice ("no need this month, skip"): the surer saying counts.
     let chosen = found
         .iter()
-        .find(|f| is_change(&f.action))
+        .find(|f| is_change(&f.action) && f.sure)
+        .or_else(|| found.iter().find(|f| is_change(&f.action)))
         .or_else(|| found.iter().find(|f| f.action == Action::Status))
         .or_else(|| found.iter().find(|f| f.action == Action::Help));
     let Some(f) = chosen else {

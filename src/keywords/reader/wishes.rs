@@ -352,3 +352,74 @@ pub(super) fn asked_back(
         || segs[..vi].iter().any(|s| is(s, Role::Request));
     asked.then_some(bi)
 }
+
+/// This order not wanted: "this one we really don't need", "no need box this time", "we
+/// can do without this month's box", "no quiero la caja de marzo", "je ne veux pas de box
+/// cette fois", "on n'en veut pas ce mois-ci". A skip, asked first. Not "I don't need it
+/// anymore" (a cancellation), and not an order of another month. Returns the segment the
+/// wish hangs on.
+pub(super) fn unwanted(words: &[&str], c: &Clause, today: Date) -> Option<usize> {
+    let segs = &c.segs;
+    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+        return None;
+    };
+    // A cue in the clause is judged as itself: "I do not want to skip this month".
+    if segs.iter().any(|s| {
+        is(s, Role::Hedge)
+            || is(s, Role::If)
+            || matches!(s.role, Some(Role::Cue(..) | Role::Send | Role::NoSend))
+    }) {
+        return None;
+    }
+    let span = &words[first.word..last.word + last.len];
+    let at = |k: usize, pat: &[&str]| span.get(k..k + pat.len()) == Some(pat);
+    let refusal = (0..span.len()).find(|&k| {
+        at(k, &["dont", "need"])
+            || at(k, &["dont", "want"])
+            || at(k, &["do", "not", "need"])
+            || at(k, &["do", "not", "want"])
+            || at(k, &["no", "need"]) && !at(k, &["no", "need", "to", "worry"])
+            || at(k, &["do", "without"])
+            || at(k, &["no", "quiero"])
+            || at(k, &["no", "la", "quiero"])
+            || at(k, &["no", "lo", "quiero"])
+            || at(k, &["veux", "pas"])
+            || at(k, &["veut", "pas"])
+            || at(k, &["ne", "veux"])
+    })?;
+    if span
+        .iter()
+        .any(|w| matches!(*w, "anymore" | "more" | "plus" | "mas" | "ever" | "again"))
+    {
+        return None;
+    }
+    let this_month = jiff::civil::Date::month(today);
+    let this = (0..span.len()).any(|k| {
+        let next = span.get(k + 1).copied().unwrap_or("");
+        matches!(span[k], "this" | "cette" | "ce" | "este" | "esta")
+            && matches!(
+                next,
+                "one"
+                    | "time"
+                    | "month"
+                    | "months"
+                    | "week"
+                    | "weeks"
+                    | "box"
+                    | "order"
+                    | "delivery"
+                    | "fois"
+                    | "mois"
+                    | "semaine"
+                    | "mes"
+                    | "vez"
+                    | "semana"
+            )
+            || crate::keywords::time::month_number(span[k]) == Some(this_month)
+    });
+    this.then(|| {
+        segs.iter()
+            .position(|s| s.word + s.len > first.word + refusal)
+    })
+    .flatten()
+}

@@ -149,6 +149,11 @@ pub(super) fn is_month(w: &str) -> bool {
     month(w).is_some()
 }
 
+/// A month's number from its name ("march" is 3).
+pub(super) fn month_number(w: &str) -> Option<i8> {
+    month(w)
+}
+
 /// A number said in words ("eleven", "once", "deux").
 pub(super) fn number_word(w: &str) -> Option<u32> {
     cardinal(w)
