@@ -129,6 +129,17 @@ pub(super) fn clauses(rules: &RuleSet, words: &[(&str, TokKind)], known: &[Known
             i += 2;
             continue;
         }
+        // "skip this one and I'll be good for the next": a new subject, a new clause.
+        if w == "and"
+            && matches!(
+                next,
+                Some("i" | "ill" | "im" | "ive" | "id" | "we" | "weve" | "wed")
+            )
+        {
+            flush(&mut cur, &mut out, false);
+            i += 1;
+            continue;
+        }
         let mut seg = segment(rules, words, known, i);
         // "May" after a date word or before a day is the month: "mid-May", "the 2nd of May",
         // "in May", "may 3rd".
