@@ -331,7 +331,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             .get(k + 1)
             .is_some_and(|n| matches!(words[n.word], "about" | "on"))
             && c.segs.iter().skip(k + 2).take(3).any(|n| {
-                crate::keywords::time::is_month(words[n.word])
+                crate::keywords::time::month_number(words[n.word]).is_some()
                     || matches!(words[n.word], "ones" | "rest" | "future" | "others")
             })
     };

@@ -102,6 +102,22 @@ pub(super) struct Clause {
     pub question: bool,
 }
 
+impl Clause {
+    /// The clause's words, for the frames that read a clause as a whole.
+    fn span<'a>(&self, words: &'a [&'a str]) -> &'a [&'a str] {
+        match (self.segs.first(), self.segs.last()) {
+            (Some(first), Some(last)) => &words[first.word..last.word + last.len],
+            _ => &[],
+        }
+    }
+
+    /// The segment holding the `k`th word of [`Clause::span`].
+    fn seg_at(&self, k: usize) -> Option<usize> {
+        let start = self.segs.first()?.word;
+        self.segs.iter().position(|s| s.word + s.len > start + k)
+    }
+}
+
 struct Rules<'a>(&'a RuleSet);
 
 impl Extra for Rules<'_> {

@@ -307,7 +307,7 @@ pub(super) fn asked_back(
                     w,
                     "my" | "the" | "our" | "skipped" | "delayed" | "original" | "usual" | "regular"
                 )
-                || crate::keywords::time::is_month(w)
+                || crate::keywords::time::month_number(w).is_some()
                 || matches!(s.role, Some(Role::Cue(_, _, Form::Past)))
         })
         && object.iter().any(|s| {
@@ -360,9 +360,6 @@ pub(super) fn asked_back(
 /// wish hangs on.
 pub(super) fn unwanted(words: &[&str], c: &Clause, today: Date) -> Option<usize> {
     let segs = &c.segs;
-    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
-        return None;
-    };
     // A cue in the clause is judged as itself: "I do not want to skip this month".
     if segs.iter().any(|s| {
         is(s, Role::Hedge)
@@ -371,7 +368,7 @@ pub(super) fn unwanted(words: &[&str], c: &Clause, today: Date) -> Option<usize>
     }) {
         return None;
     }
-    let span = &words[first.word..last.word + last.len];
+    let span = c.span(words);
     let at = |k: usize, pat: &[&str]| span.get(k..k + pat.len()) == Some(pat);
     let refusal = (0..span.len()).find(|&k| {
         at(k, &["dont", "need"])
@@ -417,9 +414,5 @@ pub(super) fn unwanted(words: &[&str], c: &Clause, today: Date) -> Option<usize>
             )
             || crate::keywords::time::month_number(span[k]) == Some(this_month)
     });
-    this.then(|| {
-        segs.iter()
-            .position(|s| s.word + s.len > first.word + refusal)
-    })
-    .flatten()
+    if this { c.seg_at(refusal) } else { None }
 }

@@ -144,11 +144,6 @@ pub(super) fn is_time_word(w: &str) -> bool {
     unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
 }
 
-/// A month's name ("march", "mars", "marzo").
-pub(super) fn is_month(w: &str) -> bool {
-    month(w).is_some()
-}
-
 /// A month's number from its name ("march" is 3).
 pub(super) fn month_number(w: &str) -> Option<i8> {
     month(w)

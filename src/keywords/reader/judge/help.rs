@@ -373,15 +373,11 @@ pub(super) fn asks_about_rules(words: &[&str], c: &Clause, si: usize, rules: &Ru
 /// what to send back". A cue in the clause is named, not asked for. Returns the segment
 /// the question hangs on.
 pub(in super::super) fn reply_question(words: &[&str], c: &Clause) -> Option<usize> {
-    let segs = &c.segs;
-    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
-        return None;
-    };
-    if segs.iter().any(|s| is(s, Role::Hedge)) {
+    if c.segs.iter().any(|s| is(s, Role::Hedge)) {
         return None;
     }
-    let span = &words[first.word..last.word + last.len];
-    let seg_of = |k: usize| segs.iter().position(|s| s.word + s.len > first.word + k);
+    let span = c.span(words);
+    let seg_of = |k: usize| c.seg_at(k);
     let wh = |w: &str| {
         matches!(
             w,

@@ -18,7 +18,7 @@ pub(super) use help::{asks_how, reply_question, service_question};
 use jiff::civil::Date;
 pub(super) use senses::order_word;
 use senses::{
-    accepted, asks_for_participle, mistake_marker, object_is_not_the_order, report_verb,
+    accepted, asks_for_participle, mistake_marker, object_is_not_the_order, recounted, report_verb,
     restore_verb, several, undone,
 };
 pub(super) use status::{change_status, status_question};
@@ -247,21 +247,9 @@ pub(super) fn judge(
 
     // The action undone or reported, not asked for: "undo the skip", "reverse the delay",
     // "didn't mean to skip", "I replied skip", "skipped it by accident".
-    // "I told you to push it a month", "what I said this morning about skipping", "I asked
-    // you to skip": an earlier request recounted.
-    let recounted = matches!(action, Action::Skip | Action::Delay)
-        && before.iter().rev().take(4).any(|s| {
-            matches!(words[s.word], "told" | "asked" | "said" | "requested")
-                // the shopper's own earlier word, not a request passed on ("she said to")
-                && s.word > 0
-                && matches!(words[s.word - 1], "i" | "we")
-        })
-        && before
-            .last()
-            .is_some_and(|s| matches!(words[s.word], "to" | "about" | "for"));
-    if matches!(action, Action::Skip | Action::Delay) && undone(words, before, after)
+    if matches!(action, Action::Skip | Action::Delay)
+        && (undone(words, before, after) || recounted(words, before))
         || before.last().is_some_and(|s| report_verb(words[s.word]))
-        || recounted
     {
         return Verdict::Not(REASON_PAST);
     }

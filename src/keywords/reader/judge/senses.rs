@@ -371,6 +371,20 @@ pub(super) fn accepted(words: &[&str]) -> bool {
 }
 
 /// Words that report sending a keyword: "I replied skip", "hit delay", "puse saltar".
+/// An earlier request of the shopper's recounted: "I told you to push it a month", "what I
+/// said this morning about skipping", "I asked you to skip". Not one passed on for someone
+/// else ("she said to skip the next box").
+pub(super) fn recounted(words: &[&str], before: &[Seg]) -> bool {
+    before
+        .last()
+        .is_some_and(|s| matches!(words[s.word], "to" | "about" | "for"))
+        && before.iter().rev().take(4).any(|s| {
+            matches!(words[s.word], "told" | "asked" | "said" | "requested")
+                && s.word > 0
+                && matches!(words[s.word - 1], "i" | "we")
+        })
+}
+
 pub(super) fn report_verb(w: &str) -> bool {
     matches!(
         w,

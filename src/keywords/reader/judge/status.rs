@@ -354,9 +354,6 @@ pub(super) fn other_sense(words: &[&str], c: &Clause, si: usize) -> bool {
 /// question hangs on.
 pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usize> {
     let segs = &c.segs;
-    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
-        return None;
-    };
     if segs
         .iter()
         .any(|s| is(s, Role::If) || is(s, Role::Hedge) || is(s, Role::Why))
@@ -377,7 +374,7 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
     if !(c.question && aux || yes_no || checking) {
         return None;
     }
-    let span = &words[first.word..last.word + last.len];
+    let span = c.span(words);
     let change_noun = |w: &str| {
         matches!(
             w,
@@ -422,7 +419,7 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
         verb && span[..k].iter().rev().take(4).any(|p| change_noun(p))
     });
     if let Some(k) = took {
-        return segs.iter().position(|s| s.word + s.len > first.word + k);
+        return c.seg_at(k);
     }
     // "is it still skipped?", "has my box been pushed back": the change, asked after.
     if (c.question && aux || yes_no) && lead != "did" {
