@@ -149,6 +149,8 @@ impl serde::Serialize for Interpretation {
 /// whatever the rule files say. Besides the carrier-standard English list this holds the
 /// Spanish and French equivalents and inflections ("cancelled"), because a shopper who
 /// writes them wants out, not an order change. "opt out" (two words) is checked apart.
+/// One exception: a word negated right before it beside a skip or a delay ("I don't want to
+/// cancel, just skip this one") says the shopper stays (see `reader::guards`).
 pub(super) const OPT_OUT_WORDS: &[&str] = &[
     "stop",
     "stopall",

@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 91.5;
+const FROZEN_FLOOR: f64 = 92.0;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -156,13 +156,13 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 #[test]
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 7] = [
-        ("dev", 96.8, 0),
-        ("dev2", 95.5, 0),
-        ("dev3", 94.7, 0),
-        ("dev4", 94.8, 0),
-        ("dev5", 91.8, 1),
-        ("dev6", 90.1, 5),
-        ("dev7", 91.6, 2),
+        ("dev", 96.9, 0),
+        ("dev2", 95.8, 0),
+        ("dev3", 95.0, 0),
+        ("dev4", 94.9, 0),
+        ("dev5", 92.6, 1),
+        ("dev6", 90.7, 5),
+        ("dev7", 91.9, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -365,6 +365,40 @@ fn stage2_behaviour() {
         ),
         ("She said to skip the next box", "unsure:skip"),
         ("please skip this one and I'll be good for the next", "skip"),
+        // a negated opt-out word beside a change keeps the shopper on; alone, or not
+        // negated, it still opts out
+        ("I don't want to cancel, just skip this one", "unsure:skip"),
+        ("skip it, don't cancel me though", "unsure:skip"),
+        ("don't cancel my order", "none:opt_out"),
+        ("I'd rather cancel than skip", "none:opt_out"),
+        ("don't want it stop", "none:opt_out"),
+        ("skip it and cancel", "none:opt_out"),
+        (
+            "I quit sugar and this one's basically all fruit, so skip it",
+            "skip",
+        ),
+        ("quit skip", "none:opt_out"),
+        // the courteous English of a request
+        (
+            "Good evening, might you hold my order one extra week? Thank you",
+            "unsure:delay",
+        ),
+        (
+            "I'd be grateful if you'd push it to the 24th",
+            "delay@2027-03-24",
+        ),
+        ("sorry for the delay in replying, skip it", "unsure:skip"),
+        ("one week later would work better for us", "delay:7"),
+        // a product, then when: the order; a product alone: its contents
+        ("please skip my greens for March", "skip"),
+        (
+            "is there any way to skip the beets in this shipment",
+            "none:other_sense",
+        ),
+        // moved to a date, not to a town
+        ("plz move to the 21st", "delay@2027-03-21"),
+        ("we're moving to Laval on the 15th", "none:no_match"),
+        ("March 13 is bad, March 16 works", "delay@2027-03-16"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {
@@ -608,6 +642,15 @@ mod props {
         proptest::collection::vec(proptest::sample::select(VOCAB), 0..12).prop_map(|w| w.join(" "))
     }
 
+    fn message_without_negation() -> impl Strategy<Value = String> {
+        let words: Vec<&str> = VOCAB
+            .iter()
+            .copied()
+            .filter(|w| !matches!(*w, "don't" | "never" | "pas" | "no" | "ne"))
+            .collect();
+        proptest::collection::vec(proptest::sample::select(words), 0..12).prop_map(|w| w.join(" "))
+    }
+
     /// Up to 2 KiB of arbitrary text.
     fn arbitrary_text() -> impl Strategy<Value = String> {
         proptest::collection::vec(any::<char>(), 0..700).prop_map(|cs| {
@@ -664,7 +707,9 @@ mod props {
 
         #[test]
         fn opt_out_anywhere_never_acts(
-            before in message(),
+            // A negation right before the word keeps the shopper on ("don't cancel, skip
+            // it"): not an opt-out, and not what this property is about.
+            before in message_without_negation(),
             after in message(),
             opt in proptest::sample::select(OPT_OUTS),
         ) {

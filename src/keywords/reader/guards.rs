@@ -76,12 +76,132 @@ pub(super) fn opted_out(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
         if matches!(*w, "annuler" | "annulez") && next == "le" && after == "changement" {
             continue;
         }
-        // "the end of the month" is a date, not END.
-        if *w == "end" && next == "of" {
+        // "the end of the month" is a date, not END; "what did I end up setting".
+        if *w == "end" && matches!(next, "of" | "up") {
             continue;
         }
         if (*w == "opt" && next == "out") || is_opt_out_word(w) || rules.lex.is_opt_out(w) {
+            if kept_on(rules, toks, i) && asks_a_change(rules, toks) {
+                continue;
+            }
             return true;
+        }
+    }
+    false
+}
+
+/// Whether a word of the message names a skip or a delay (built in or a merchant keyword).
+fn asks_a_change(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
+    let change = |a: Action| matches!(a, Action::Skip | Action::Delay);
+    toks.iter().any(|(w, kind)| {
+        *kind == TokKind::Word
+            && (matches!(
+                vocab::entry(w).and_then(|e| e.role),
+                Some(Role::Cue(a, ..)) if change(a)
+            ) || rules.lex.lookup(w).is_some_and(|(info, _)| {
+                rules
+                    .rules
+                    .get(usize::from(info.rule))
+                    .is_some_and(|r| change(r.action))
+            }))
+    })
+}
+
+/// An opt-out word that says the shopper stays, beside a change asked for (see
+/// [`asks_a_change`]): negated right before it ("I don't want to
+/// cancel, just skip this one", "skip it, don't cancel me", "no quiero cancelar", "sans
+/// annuler"), or "quit" with an object of the shopper's own ("I quit sugar"). Only a chain
+/// of wanting and intending may stand between the negation and the word, so "don't want it
+/// stop" still opts out.
+fn kept_on(rules: &RuleSet, toks: &[(&str, TokKind)], i: usize) -> bool {
+    let word = toks[i].0;
+    // "I quit sugar": an object nothing else knows, not a typo of a word that is known.
+    if word == "quit"
+        && toks.get(i + 1).is_some_and(|(next, kind)| {
+            *kind == TokKind::Word
+                && next.len() >= 4
+                && vocab::entry(next).is_none()
+                && rules.lex.lookup(next).is_none()
+                && !is_opt_out_word(next)
+                && vocab::correct_unknown(next, false).is_none()
+                && !matches!(
+                    *next,
+                    "texting"
+                        | "sending"
+                        | "subscription"
+                        | "these"
+                        | "them"
+                        | "everything"
+                        | "messaging"
+                        | "messages"
+                        | "texts"
+                        | "emails"
+                        | "please"
+                )
+        })
+    {
+        return true;
+    }
+    let spanish = matches!(word, "cancelar" | "cancela" | "parar");
+    let mut j = i;
+    while j > 0 && i - j < 5 {
+        j -= 1;
+        let (w, kind) = toks[j];
+        if kind != TokKind::Word {
+            return false;
+        }
+        if matches!(
+            w,
+            "dont"
+                | "not"
+                | "never"
+                | "without"
+                | "instead"
+                | "doesnt"
+                | "didnt"
+                | "wont"
+                | "pas"
+                | "sans"
+                | "jamais"
+                | "sin"
+                | "nunca"
+        ) || w == "no" && spanish
+            || w == "than" && j > 0 && toks[j - 1].0 == "rather"
+        {
+            return true;
+        }
+        if !matches!(
+            w,
+            "want"
+                | "wanna"
+                | "to"
+                | "need"
+                | "trying"
+                | "going"
+                | "gonna"
+                | "planning"
+                | "looking"
+                | "mean"
+                | "meant"
+                | "plan"
+                | "intend"
+                | "wish"
+                | "of"
+                | "really"
+                | "actually"
+                | "quiero"
+                | "queremos"
+                | "voy"
+                | "vamos"
+                | "a"
+                | "veux"
+                | "voulons"
+                | "vais"
+                | "ne"
+                | "de"
+                | "d"
+        ) {
+            return false;
         }
     }
     false

@@ -139,6 +139,10 @@ pub(super) fn fixed_typo(w: &str) -> Option<&'static str> {
         "thsi" | "tihs" | "tis" => Some("this"),
         "wnat" | "wan" | "watn" => Some("want"),
         "yuo" | "yu" => Some("you"),
+        "cud" | "cld" | "culd" | "coud" => Some("could"),
+        "wen" | "whn" => Some("when"),
+        "wat" | "wut" | "waht" | "wht" => Some("what"),
+        "wud" | "wld" | "woud" => Some("would"),
         _ => None,
     }
 }

@@ -141,7 +141,20 @@ pub(super) fn bare_time_request(
     {
         return None;
     }
-    let first = &clauses.iter().find(|c| !c.segs.is_empty())?.segs;
+    // "the 13th is bad, the 16th works", "Saturday's too soon, can it be later": the time
+    // wished for is in the first clause that does not turn its time down.
+    let turned_down = |c: &Clause| {
+        c.segs.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "bad" | "worse" | "soon" | "early" | "busy" | "away" | "mal" | "pronto" | "tot"
+            )
+        })
+    };
+    let first = &clauses
+        .iter()
+        .find(|c| !c.segs.is_empty() && !turned_down(c))?
+        .segs;
     let clause_words: Vec<&str> = first
         .iter()
         .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))

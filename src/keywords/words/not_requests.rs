@@ -30,6 +30,12 @@ pub(super) const NOT_REQUESTS: &[(&str, Role)] = &[
     ("pas", Neg),
     ("jamais", Neg),
     ("might", Hedge),
+    // "could end up needing to skip", "if we end up traveling": an outcome that may come.
+    ("could end up", Hedge),
+    ("might end up", Hedge),
+    ("may end up", Hedge),
+    ("if we end up", Hedge),
+    ("if i end up", Hedge),
     ("may", Hedge),
     ("maybe", Hedge),
     ("perhaps", Hedge),

@@ -143,7 +143,23 @@ pub(super) fn weak_has_argument(
         "hold" | "holding" => object || has_time || particle,
         "move" | "moving" | "moved" | "mover" | "mueve" | "muevelo" | "muevanlo" | "moverlo"
         | "pasalo" | "pasenlo" | "recorrer" => {
-            (object || particle) && (has_time || particle || later)
+            // "plz move to the 21st", "lo pueden mover para el 28": to a date, not to a
+            // town ("moving to Laval on the 15th").
+            let to_date = after.first().is_some_and(|s| {
+                matches!(
+                    words[s.word],
+                    "to" | "til" | "till" | "until" | "para" | "pal" | "al" | "au" | "jusqu"
+                )
+            }) && times_after(words, c, si, today, rules)
+                .iter()
+                .any(|f| matches!(f.when, time::When::Until(_)) && f.start <= 1);
+            let clitic = before
+                .iter()
+                .rev()
+                .take(3)
+                .any(|s| matches!(words[s.word], "lo" | "la" | "le" | "les" | "l"));
+            to_date && !matches!(w, "moving" | "moved")
+                || (object || particle || clitic) && (has_time || particle || later)
         }
         "push" | "pushing" | "pushed" | "bump" | "shift" | "slide" | "punt" => {
             object || particle || has_time

@@ -217,6 +217,26 @@ pub(super) fn judge(
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
+    // "sorry for the delay in replying", "apologies for the delay": the noun, about us.
+    if action == Action::Delay
+        && matches!(cue_word, "delay" | "delays" | "retraso" | "retard")
+        && before.last().is_some_and(|s| {
+            matches!(
+                words[s.word],
+                "the" | "my" | "any" | "this" | "el" | "le" | "mon" | "ce"
+            )
+        })
+        && (before.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "sorry" | "apologies" | "apologize" | "apologise" | "pardon" | "perdon" | "desole"
+            )
+        }) || after.first().is_some_and(|s| {
+            words[s.word] == "in" && after.get(1).is_some_and(|n| words[n.word].ends_with("ing"))
+        }))
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
     // "skip me to the front of the line".
     if action == Action::Skip
         && after

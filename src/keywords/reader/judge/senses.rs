@@ -41,6 +41,8 @@ pub(in super::super) fn order_word(w: &str) -> bool {
             | "bags"
             | "kit"
             | "pedido"
+            | "pedidos"
+            | "orden"
             | "envio"
             | "caja"
             | "entrega"
@@ -135,11 +137,37 @@ pub(super) fn object_is_not_the_order(
         // Right after the verb, a known word is grammar ("skip it", "skip please").
         return false;
     }
+    // "skip ngl my fridge is full", "hold lol": chat fillers are not an object.
+    if k == 0
+        && matches!(
+            w,
+            "ngl"
+                | "tbh"
+                | "lol"
+                | "lmao"
+                | "haha"
+                | "honestly"
+                | "tho"
+                | "imo"
+                | "idk"
+                | "rn"
+                | "asap"
+                | "thx"
+                | "ty"
+                | "pls"
+                | "plz"
+                | "pleaseee"
+                | "xx"
+                | "x"
+        )
+    {
+        return false;
+    }
     // "skip the greens this time", "skip saturday's delivery": a product or day, then the
     // order itself.
     let rest: Vec<&str> = after[k + 1..]
         .iter()
-        .take(2)
+        .take(3)
         .map(|s| words[s.word])
         .collect();
     let order_follows = match rest.as_slice() {
@@ -170,6 +198,13 @@ pub(super) fn object_is_not_the_order(
         {
             true
         }
+        // "skip my greens for March", "the salad box in April": a product, then when.
+        ["for" | "in" | "on" | "para" | "en" | "pour", y, ..] if time::is_time_word(y) => true,
+        [
+            "for" | "in" | "on" | "para" | "en" | "pour",
+            "this" | "next" | "ce" | "cette" | "este" | "esta",
+            z,
+        ] if time::is_time_word(z) => true,
         // "this time", "this month"; not "next time" (a wish for every order)
         ["this" | "esta" | "este" | "cette" | "ce", y, ..] => {
             matches!(
