@@ -98,11 +98,18 @@ pub(super) fn weak_has_argument(
         return segs.iter().any(|s| is(s, Role::Send));
     }
     if let Some(Role::Cue(Action::Undo, ..)) = seg.role {
-        // "changed my mind", "after all", "like normal": with a send or want nearby.
+        // "changed my mind", "after all", "like normal": with a send or want nearby;
+        // "undue the last change": with the change it takes back.
         return segs
             .iter()
             .any(|s| is(s, Role::Send) || matches!(words[s.word], "want" | "keep" | "need"))
-            || short;
+            || short
+            || after.iter().take(4).any(|s| {
+                matches!(
+                    words[s.word],
+                    "change" | "changes" | "skip" | "skipping" | "delay" | "edit" | "request"
+                )
+            });
     }
     match w {
         "not" if words.get(seg.word + 1) == Some(&"now") => {

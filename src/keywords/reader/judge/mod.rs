@@ -252,9 +252,20 @@ pub(super) fn judge(
         && after.first().is_some_and(|s| words[s.word] == "to")
         || action == Action::Undo
             && seg.len > 2
-            && after
-                .first()
-                .is_some_and(|s| matches!(words[s.word], "in" | "on" | "into" | "inside"))
+            && after.first().is_some_and(|s| match words[s.word] {
+                "in" | "into" | "inside" => true,
+                // "put it back on the shelf"; not "put it back on for saturday please".
+                "on" => after.get(1).is_some_and(|n| {
+                    !is(n, Role::Request)
+                        && !is(n, Role::Polite)
+                        && !is_time_word(words[n.word], rules)
+                        && !matches!(
+                            words[n.word],
+                            "for" | "track" | "schedule" | "again" | "period" | "asap"
+                        )
+                }),
+                _ => false,
+            })
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
