@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.0;
+const FROZEN_FLOOR: f64 = 92.2;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -156,13 +156,13 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 #[test]
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 7] = [
-        ("dev", 96.9, 0),
-        ("dev2", 96.0, 0),
-        ("dev3", 95.0, 0),
-        ("dev4", 94.9, 0),
-        ("dev5", 92.8, 1),
-        ("dev6", 90.7, 5),
-        ("dev7", 92.0, 2),
+        ("dev", 97.0, 0),
+        ("dev2", 96.2, 0),
+        ("dev3", 95.1, 0),
+        ("dev4", 95.2, 0),
+        ("dev5", 93.4, 1),
+        ("dev6", 90.8, 5),
+        ("dev7", 92.2, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -403,6 +403,20 @@ fn stage2_behaviour() {
         ("put it back on for saturday please", "undo"),
         ("put it back on the shelf", "none:other_sense"),
         ("Undoe the last change pls", "undo"),
+        // a correction keeps the unit or the month of what it corrects
+        ("delay two weeks, sorry I meant three", "delay:21"),
+        ("delay it a week, no make that two", "delay:14"),
+        (
+            "push it to the 20th, sorry I mean the 22nd",
+            "delay@2027-03-22",
+        ),
+        ("delay 2 weeks. sorry, I have 3 kids", "delay:14"),
+        // voice-to-text homophones before a unit; an article is no amount
+        ("push it back won week", "delay:7"),
+        ("push it back fore days", "delay:4"),
+        ("I won 2 weeks ago, skip it", "skip"),
+        ("Posponelo un toque", "delay:14"),
+        ("atrásalo un mesecito porfa", "delay:30"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -54,9 +54,15 @@ pub(super) fn amount(
     }
     let named: Vec<&time::Found> = found.iter().filter(|f| f.bare.is_none()).collect();
     if let Some(f) = named.iter().find(|f| f.start >= cue_end) {
-        // "2 weeks, no wait, 3 weeks": a correction after wins.
+        // "2 weeks, no wait, 3 weeks": a correction after wins; "two weeks, sorry I meant
+        // three" keeps the unit, "the 20th, I mean the 22nd" the month.
+        let unit = clause_words[f.start..f.end]
+            .iter()
+            .rev()
+            .find_map(|w| time::unit_days(w).or_else(|| extra.unit_days(w)));
+        let said = Said { when: f.when, unit };
         return (
-            Some(correction(words, clauses, ci, extra, today).unwrap_or(f.when)),
+            Some(correction(words, clauses, ci, extra, today, Some(said)).unwrap_or(f.when)),
             None,
         );
     }
@@ -86,7 +92,14 @@ pub(super) fn amount(
             }
         }
     }
-    (correction(words, clauses, ci, extra, today), None)
+    (correction(words, clauses, ci, extra, today, None), None)
+}
+
+/// The amount a correction corrects: what was said, and its unit in days if it was a
+/// duration.
+struct Said {
+    when: When,
+    unit: Option<u32>,
 }
 
 /// "2 weeks. sorry, I mean 3 weeks", "actually make it the 25th": the amount said after a
@@ -97,21 +110,58 @@ fn correction(
     ci: usize,
     extra: &dyn Extra,
     today: Date,
+    said: Option<Said>,
 ) -> Option<When> {
     for c in clauses.iter().skip(ci + 1) {
         let (cw, _) = words_of(words, c);
-        let corrects = cw
-            .windows(2)
-            .any(|p| matches!(p, ["i", "mean"] | ["make", "it"] | ["i", "meant"]))
+        let meant = cw.windows(2).any(|p| {
+            matches!(
+                p,
+                ["i", "mean"] | ["make", "it"] | ["i", "meant"] | ["make", "that"]
+            )
+        });
+        let corrects = meant
             || cw
                 .first()
                 .is_some_and(|w| matches!(*w, "actually" | "sorry" | "correction"));
-        if corrects
-            && let Some(f) = time::scan(&cw, today, extra)
-                .into_iter()
-                .find(|f| f.bare.is_none())
-        {
+        if !corrects {
+            continue;
+        }
+        let found = time::scan(&cw, today, extra);
+        if let Some(f) = found.iter().find(|f| f.bare.is_none()) {
             return Some(f.when);
+        }
+        if !meant {
+            continue;
+        }
+        // A bare number corrects in the terms of what it corrects: "three" weeks, "the
+        // 22nd" of the same month.
+        let n = found.iter().find_map(|f| f.bare).or_else(|| {
+            cw.iter().find_map(|w| {
+                w.parse::<u32>()
+                    .ok()
+                    .or_else(|| time::number_word(w))
+                    .filter(|n| *n > 0)
+            })
+        });
+        match (said.as_ref(), n) {
+            (Some(Said { unit: Some(u), .. }), Some(n)) if n <= 12 => {
+                return Some(When::Days(n * u));
+            }
+            (
+                Some(Said {
+                    when: When::Until(d),
+                    ..
+                }),
+                Some(n),
+            ) if (1..=31).contains(&n) => {
+                let day = i8::try_from(n).ok()?;
+                return Date::new(d.year(), d.month(), day)
+                    .ok()
+                    .filter(|c| *c > today)
+                    .map(When::Until);
+            }
+            _ => {}
         }
     }
     None

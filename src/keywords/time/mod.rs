@@ -144,6 +144,11 @@ pub(super) fn is_time_word(w: &str) -> bool {
     unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
 }
 
+/// Days per unit of a built-in unit word ("weeks" is 7).
+pub(super) fn unit_days(w: &str) -> Option<u32> {
+    unit(w)
+}
+
 /// A month's number from its name ("march" is 3).
 pub(super) fn month_number(w: &str) -> Option<i8> {
     month(w)
@@ -193,7 +198,12 @@ pub(super) fn scan(words: &[&str], today: Date, extra: &dyn Extra) -> Vec<Found>
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=52).contains(n))
-            .or_else(|| cardinal(words[i]).filter(|n| *n <= 12));
+            // An article is no amount: "posponelo un toque", "retardez-la un peu".
+            .or_else(|| {
+                cardinal(words[i])
+                    .filter(|n| *n <= 12)
+                    .filter(|_| !matches!(words[i], "un" | "une" | "uno" | "una" | "a" | "an"))
+            });
         if let Some(n) = bare {
             out.push(Found {
                 start: i,

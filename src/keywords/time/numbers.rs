@@ -64,7 +64,8 @@ pub(super) fn unit(w: &str) -> Option<u32> {
         "week" | "weeks" | "wk" | "wks" | "wek" | "weeks's" | "semana" | "semanas" | "sem"
         | "weak" | "weaks" | "semanita" | "semanitas" | "semaine" | "semaines" | "sem." => 7,
         "fortnight" | "fortnights" | "fortnite" => 14,
-        "month" | "months" | "mo" | "mos" | "mth" | "mths" | "mes" | "meses" | "mois" => 30,
+        "month" | "months" | "mo" | "mos" | "mth" | "mths" | "mes" | "meses" | "mois"
+        | "mesecito" | "mesesito" | "mez" => 30,
         "quincena" | "quincenas" => 15,
         "quinzaine" => 14,
         _ => return None,
@@ -164,6 +165,23 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
         } else {
             let (n, used) = match number_at(words, j, extra) {
                 Some(x) => x,
+                // Voice-to-text's homophones, only right before a unit: "won week", "fore
+                // days", "a week and to days".
+                None if unit_at(words, j + 1, extra).is_some()
+                    && (matches!(words.get(j), Some(&"won") | Some(&"fore"))
+                        || parts > 0 && matches!(words.get(j), Some(&"to") | Some(&"too"))) =>
+                {
+                    (
+                        if words[j] == "won" {
+                            1.0
+                        } else if words[j] == "fore" {
+                            4.0
+                        } else {
+                            2.0
+                        },
+                        1,
+                    )
+                }
                 // A unit alone only with its half: "mes y medio", "semana y media".
                 None if parts == 0
                     && unit_at(words, j, extra).is_some()
@@ -241,7 +259,14 @@ pub(super) fn vague_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option<us
         ("a", "little", "longer" | "while" | "bit") => Some(3),
         ("a", "bit" | "while" | "little", _) => Some(2),
         ("a", "week" | "month", "or") if w(3) == "two" => Some(4),
+        ("un", "petit" | "ti", "peu") => Some(3),
         ("some", "time", _) | ("un", "poco" | "peu" | "peux" | "rato", _) => Some(2),
+        // "un poquito", "un toque", "un chin", "un moment", "un brin": a little while.
+        (
+            "un",
+            "poquito" | "poquitito" | "toque" | "chin" | "ratito" | "tiempito" | "moment" | "brin",
+            _,
+        ) => Some(2),
         ("un", "tiempo", _) | ("quelques", _, _) | ("unos" | "unas", "dias" | "semanas", _) => {
             Some(2)
         }
