@@ -160,9 +160,9 @@ fn dev_split_floor() {
         ("dev2", 96.2, 0),
         ("dev3", 95.1, 0),
         ("dev4", 95.2, 0),
-        ("dev5", 93.4, 1),
-        ("dev6", 90.8, 5),
-        ("dev7", 92.2, 2),
+        ("dev5", 93.5, 1),
+        ("dev6", 90.9, 5),
+        ("dev7", 92.3, 2),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -417,6 +417,10 @@ fn stage2_behaviour() {
         ("I won 2 weeks ago, skip it", "skip"),
         ("Posponelo un toque", "delay:14"),
         ("atrásalo un mesecito porfa", "delay:30"),
+        // "pas de colis" asks for none; one not received is a complaint
+        ("Pas de colis en mars pour moi svp", "skip"),
+        ("pas de commande reçue cette semaine", "none:no_match"),
+        ("Could we possibly not get one this month?", "skip"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

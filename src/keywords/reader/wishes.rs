@@ -72,6 +72,28 @@ pub(super) fn send_action(
     {
         return None;
     }
+    // "pas de commande reçue cette semaine", "no box delivered": what did not come.
+    if rest.iter().take(3).any(|s| {
+        matches!(
+            words[s.word],
+            "recu"
+                | "recue"
+                | "recus"
+                | "arrive"
+                | "arrivee"
+                | "livre"
+                | "livree"
+                | "received"
+                | "delivered"
+                | "arrived"
+                | "recibido"
+                | "recibida"
+                | "llegado"
+                | "llego"
+        )
+    }) {
+        return None;
+    }
     // "envoyez-moi rien", "send me nothing": a send of nothing.
     let no_send = c.segs[si].role == Some(Role::NoSend)
         || rest

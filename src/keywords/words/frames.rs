@@ -25,6 +25,11 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("could i", Request),
     ("may i", Request),
     ("may we", Request),
+    ("could we possibly", Request),
+    ("could you possibly", Request),
+    ("could i possibly", Request),
+    ("can we possibly", Request),
+    ("can you possibly", Request),
     // The courteous English of a request: "might you hold my order", "I wonder whether it
     // might be possible to push it back", "I'd be grateful if you could".
     ("might you", Request),

@@ -115,6 +115,12 @@ pub(super) const SKIP: &[(&str, Role)] = &[
     ("no recibirla", NoSend),
     ("no recibirlo", NoSend),
     ("not get a box", NoSend),
+    // "pas de colis en mars pour moi svp", "pas de boîte cette semaine"
+    ("pas de boite", NoSend),
+    ("pas de colis", NoSend),
+    ("pas de livraison", NoSend),
+    ("pas de commande", NoSend),
+    ("pas de panier", NoSend),
     ("not receive", NoSend),
     ("not to receive", NoSend),
     ("no recibir", NoSend),
