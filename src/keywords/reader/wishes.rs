@@ -219,17 +219,41 @@ pub(super) fn bare_time_request(
         }
     }
     let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
-    let f = found.iter().find(|f| f.start == lead && f.bare.is_none())?;
+    let f = found.iter().find(|f| f.start == lead && f.bare.is_none());
+    // "the 16th works", "the 22nd would be perfect": a day of the month alone, only with a
+    // word of approval (a date said in passing is no wish).
+    let when = match f {
+        Some(f) => f.when,
+        None if approves(words) => {
+            When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
+        }
+        None => return None,
+    };
     let later = words.iter().any(|w| {
         matches!(
             *w,
             "later" | "tard" | "despues" | "after" | "apres" | "plus"
         )
     });
-    if matches!(f.when, crate::keywords::time::When::Vague) && !later {
+    if matches!(when, When::Vague) && !later {
         return None;
     }
-    let approving = words.iter().any(|w| {
+    let approving = approves(words);
+    let (rule, keyword) = rules.report(Action::Delay, None, None);
+    Some(Reading::Act {
+        action: Action::Delay,
+        rule,
+        keyword,
+        when: Some(when),
+        bare: None,
+        sure: approving,
+        firm: false,
+    })
+}
+
+/// A word of approval: "please", "perfect", "works", "mejor", "merci".
+fn approves(words: &[&str]) -> bool {
+    words.iter().any(|w| {
         matches!(
             *w,
             "please"
@@ -257,16 +281,6 @@ pub(super) fn bare_time_request(
                 | "works"
                 | "bien"
         )
-    });
-    let (rule, keyword) = rules.report(Action::Delay, None, None);
-    Some(Reading::Act {
-        action: Action::Delay,
-        rule,
-        keyword,
-        when: Some(f.when),
-        bare: None,
-        sure: approving,
-        firm: false,
     })
 }
 

@@ -144,6 +144,12 @@ pub(super) fn is_time_word(w: &str) -> bool {
     unit(w).is_some() || month(w).is_some() || weekday(w).is_some()
 }
 
+/// A day of the month said alone at `i`, with "the" or an ordinal suffix ("the 16th",
+/// "22nd"): the next such day after `today`, and the words it takes.
+pub(super) fn day_of_month_at(words: &[&str], i: usize, today: Date) -> Option<(Date, usize)> {
+    bare_day_after_prep(words, i, today, false)
+}
+
 /// Days per unit of a built-in unit word ("weeks" is 7).
 pub(super) fn unit_days(w: &str) -> Option<u32> {
     unit(w)
