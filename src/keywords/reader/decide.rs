@@ -359,9 +359,18 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         if found.is_empty() {
             return Reading::Nothing(crate::keywords::REASON_NEGATED);
         }
-        if found
-            .iter()
-            .any(|f| !before.is_empty() && !before.contains(&f.action))
+        // "skip? no. delay? yes, 2 weeks": the choice said outright.
+        let affirmed = clauses.iter().skip(last_no + 1).any(|c| {
+            c.segs.len() == 1
+                && matches!(
+                    words[c.segs[0].word],
+                    "yes" | "yep" | "yeah" | "si" | "oui" | "ouais"
+                )
+        });
+        if !affirmed
+            && found
+                .iter()
+                .any(|f| !before.is_empty() && !before.contains(&f.action))
         {
             return Reading::Nothing(crate::keywords::REASON_CONFLICT);
         }

@@ -433,7 +433,12 @@ pub(super) fn judge(
                 .is_some_and(|n| matches!(words[n.word], "actually" | "wait" | "sorry")))
     {
         let double = ni + 1 == si && matches!(words[seg.word], "not" | "no" | "dont" | "pas");
-        if !double && !before[ni + 1..].iter().any(|s| resets(words, s)) {
+        // "instead of skipping can you push it": "instead of" takes only the cue it names.
+        let named_away = matches!(words[before[ni].word], "instead" | "rather")
+            && before[ni + 1..]
+                .iter()
+                .any(|s| matches!(s.role, Some(Role::Cue(..))));
+        if !double && !named_away && !before[ni + 1..].iter().any(|s| resets(words, s)) {
             return Verdict::Not(REASON_NEGATED);
         }
     }
