@@ -76,8 +76,16 @@ pub(super) fn opted_out(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
         if matches!(*w, "annuler" | "annulez") && next == "le" && after == "changement" {
             continue;
         }
-        // "the end of the month" is a date, not END; "what did I end up setting".
-        if *w == "end" && matches!(next, "of" | "up") {
+        // "the end of the month" is a date, not END; "what did I end up setting"; "is it
+        // showing on your end?"; "in the end, skip it".
+        let prev = i.checked_sub(1).map(|p| toks[p].0).unwrap_or("");
+        if *w == "end"
+            && (matches!(next, "of" | "up")
+                || i >= 2
+                    && matches!(toks[i - 2].0, "on" | "at")
+                    && matches!(prev, "your" | "my" | "our" | "their" | "ur")
+                || prev == "the" && i >= 2 && matches!(toks[i - 2].0, "in" | "at"))
+        {
             continue;
         }
         if (*w == "opt" && next == "out") || is_opt_out_word(w) || rules.lex.is_opt_out(w) {
