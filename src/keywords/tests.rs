@@ -381,6 +381,8 @@ fn stage2_behaviour() {
         ("in the end, skip it", "unsure:skip"),
         ("skip it, end", "none:opt_out"),
         ("Is the delay showing on your end?", "unsure:status"),
+        ("do I have a box coming this week?", "status"),
+        ("do you have oat milk?", "none:no_match"),
         // the courteous English of a request
         (
             "Good evening, might you hold my order one extra week? Thank you",

@@ -127,55 +127,60 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     }) {
         return None;
     }
+    // "do I have a box coming this week?": "have" with an order, not "do you have oat milk".
+    let have_order = segs.windows(3).any(|p| {
+        w(&p[0]) == "have" && matches!(w(&p[1]), "a" | "an" | "my" | "any") && order_word(w(&p[2]))
+    });
     // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
     // price", "today's flavour".
     if segs.iter().any(|s| {
-        matches!(
-            w(s),
-            "early"
-                | "earlier"
-                | "sooner"
-                | "faster"
-                | "add"
-                | "instead"
-                | "price"
-                | "cost"
-                | "costs"
-                | "flavor"
-                | "flavour"
-                | "today"
-                | "new"
-                | "sale"
-                | "recipe"
-                | "menu"
-                | "hoy"
-                | "aujourd"
-                | "tot"
-                | "antes"
-                | "change"
-                | "swap"
-                | "switch"
-                | "souvent"
-                | "often"
-                | "siempre"
-                | "cold"
-                | "weather"
-                | "have"
-                | "last"
-                | "late"
-                | "previous"
-                | "came"
-                | "return"
-                | "refund"
-                | "label"
-                | "pick"
-                | "choose"
-                | "make"
-                | "later"
-                | "tard"
-                | "garder"
-                | "hold"
-        )
+        !(have_order && w(s) == "have")
+            && matches!(
+                w(s),
+                "early"
+                    | "earlier"
+                    | "sooner"
+                    | "faster"
+                    | "add"
+                    | "instead"
+                    | "price"
+                    | "cost"
+                    | "costs"
+                    | "flavor"
+                    | "flavour"
+                    | "today"
+                    | "new"
+                    | "sale"
+                    | "recipe"
+                    | "menu"
+                    | "hoy"
+                    | "aujourd"
+                    | "tot"
+                    | "antes"
+                    | "change"
+                    | "swap"
+                    | "switch"
+                    | "souvent"
+                    | "often"
+                    | "siempre"
+                    | "cold"
+                    | "weather"
+                    | "have"
+                    | "last"
+                    | "late"
+                    | "previous"
+                    | "came"
+                    | "return"
+                    | "refund"
+                    | "label"
+                    | "pick"
+                    | "choose"
+                    | "make"
+                    | "later"
+                    | "tard"
+                    | "garder"
+                    | "hold"
+            )
     }) || segs
         .windows(2)
         .any(|p| matches!(w(&p[0]), "come" | "comes") && matches!(w(&p[1]), "out" | "back"))
