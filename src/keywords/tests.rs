@@ -378,6 +378,8 @@ fn stage2_behaviour() {
             "skip",
         ),
         ("quit skip", "none:opt_out"),
+        ("n'annulez pas, sautez-la", "unsure:skip"),
+        ("au lieu d'annuler, sautez la prochaine", "unsure:skip"),
         ("in the end, skip it", "unsure:skip"),
         ("skip it, end", "none:opt_out"),
         ("Is the delay showing on your end?", "unsure:status"),

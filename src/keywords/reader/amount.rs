@@ -59,7 +59,7 @@ pub(super) fn amount(
         let unit = clause_words[f.start..f.end]
             .iter()
             .rev()
-            .find_map(|w| time::unit_days(w).or_else(|| extra.unit_days(w)));
+            .find_map(|w| time::unit_days(w, extra));
         let said = Said { when: f.when, unit };
         return (
             Some(correction(words, clauses, ci, extra, today, Some(said)).unwrap_or(f.when)),
@@ -136,15 +136,7 @@ fn correction(
         }
         // A bare number corrects in the terms of what it corrects: "three" weeks, "the
         // 22nd" of the same month.
-        let n = found.iter().find_map(|f| f.bare).or_else(|| {
-            cw.iter().find_map(|w| {
-                w.parse::<u32>()
-                    .ok()
-                    .or_else(|| time::number_word(w))
-                    .filter(|n| *n > 0)
-            })
-        });
-        match (said.as_ref(), n) {
+        match (said.as_ref(), found.iter().find_map(|f| f.bare)) {
             (Some(Said { unit: Some(u), .. }), Some(n)) if n <= 12 => {
                 return Some(When::Days(n * u));
             }

@@ -98,6 +98,21 @@ pub(super) fn opted_out(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
     false
 }
 
+/// A negation of the built-in vocabulary or of the rule files' `negations` ("don't",
+/// "never", "sans", "sin"), but not an answer that says no ("no", "nope", "non") nor a
+/// retraction of what came before ("jk"), except Spanish "no" before its verb ("no quiero
+/// cancelar").
+fn negates(rules: &RuleSet, w: &str, spanish: bool) -> bool {
+    if matches!(w, "no" | "nope" | "nah" | "non" | "jk" | "kidding") {
+        return w == "no" && spanish;
+    }
+    vocab::entry(w).and_then(|e| e.role) == Some(Role::Neg)
+        || rules
+            .lex
+            .lookup(w)
+            .is_some_and(|(info, _)| info.has(flag::NEGATION))
+}
+
 /// Whether a word of the message names a skip or a delay (built in or a merchant keyword).
 fn asks_a_change(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
     let change = |a: Action| matches!(a, Action::Skip | Action::Delay);
@@ -158,23 +173,16 @@ fn kept_on(rules: &RuleSet, toks: &[(&str, TokKind)], i: usize) -> bool {
         if kind != TokKind::Word {
             return false;
         }
-        if matches!(
-            w,
-            "dont"
-                | "not"
-                | "never"
-                | "without"
-                | "instead"
-                | "doesnt"
-                | "didnt"
-                | "wont"
-                | "pas"
-                | "sans"
-                | "jamais"
-                | "sin"
-                | "nunca"
-        ) || w == "no" && spanish
-            || w == "than" && j > 0 && toks[j - 1].0 == "rather"
+        let prev = j.checked_sub(1).map(|p| toks[p].0).unwrap_or("");
+        if negates(rules, w, spanish)
+            || matches!(
+                (prev, w),
+                ("instead", "of")
+                    | ("rather", "than")
+                    | ("lieu", "de" | "d")
+                    | ("vez" | "lugar", "de")
+                    | ("plutot", "que")
+            )
         {
             return true;
         }

@@ -150,9 +150,9 @@ pub(super) fn day_of_month_at(words: &[&str], i: usize, today: Date) -> Option<(
     bare_day_after_prep(words, i, today, false)
 }
 
-/// Days per unit of a built-in unit word ("weeks" is 7).
-pub(super) fn unit_days(w: &str) -> Option<u32> {
-    unit(w)
+/// Days per unit of a unit word, built in or from the rule files ("weeks" is 7).
+pub(super) fn unit_days(w: &str, extra: &dyn Extra) -> Option<u32> {
+    unit(w).or_else(|| extra.unit_days(w))
 }
 
 /// A month's number from its name ("march" is 3).

@@ -129,8 +129,18 @@ fn number_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option<(f64, usize)
 }
 
 fn unit_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option<u32> {
-    let w = *words.get(i)?;
-    unit(w).or_else(|| extra.unit_days(w))
+    super::unit_days(words.get(i)?, extra)
+}
+
+/// Voice-to-text's numbers, read only right before a unit: "won week", "fore days", and
+/// after a first part "a week and to days".
+fn homophone(w: &str, after_a_part: bool) -> Option<f64> {
+    match w {
+        "won" => Some(1.0),
+        "fore" => Some(4.0),
+        "to" | "too" if after_a_part => Some(2.0),
+        _ => None,
+    }
 }
 
 /// "and a half", "y medio", "et demi": half of the unit more.
@@ -163,25 +173,13 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
             total += f64::from(u) / 2.0;
             j += 3;
         } else {
-            let (n, used) = match number_at(words, j, extra) {
+            // Voice-to-text's homophones count only right before a unit.
+            let heard = || {
+                unit_at(words, j + 1, extra)?;
+                homophone(words.get(j)?, parts > 0).map(|n| (n, 1))
+            };
+            let (n, used) = match number_at(words, j, extra).or_else(heard) {
                 Some(x) => x,
-                // Voice-to-text's homophones, only right before a unit: "won week", "fore
-                // days", "a week and to days".
-                None if unit_at(words, j + 1, extra).is_some()
-                    && (matches!(words.get(j), Some(&"won") | Some(&"fore"))
-                        || parts > 0 && matches!(words.get(j), Some(&"to") | Some(&"too"))) =>
-                {
-                    (
-                        if words[j] == "won" {
-                            1.0
-                        } else if words[j] == "fore" {
-                            4.0
-                        } else {
-                            2.0
-                        },
-                        1,
-                    )
-                }
                 // A unit alone only with its half: "mes y medio", "semana y media".
                 None if parts == 0
                     && unit_at(words, j, extra).is_some()

@@ -134,8 +134,8 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     // Something else is asked about: "ship it a day early?", "can I add oat milk", "the
     // price", "today's flavour".
     if segs.iter().any(|s| {
-        !(have_order && w(s) == "have")
-            && matches!(
+        w(s) == "have" && !have_order
+            || matches!(
                 w(s),
                 "early"
                     | "earlier"
@@ -165,7 +165,6 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                     | "siempre"
                     | "cold"
                     | "weather"
-                    | "have"
                     | "last"
                     | "late"
                     | "previous"
