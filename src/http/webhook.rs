@@ -234,7 +234,7 @@ async fn handle(
         from_number: msg.from_number,
         shopify_customer_id: msg.shopify_customer_id.and_then(|v| match v {
             Value::Number(n) => Some(n.to_string()),
-            Value::String(s) if !s.is_empty() => Some(s),
+            Value::String(s) if !s.is_empty() => Some(storable(s)),
             _ => None,
         }),
         body: text,

@@ -163,6 +163,14 @@ async fn nul_characters_and_overlong_ids_never_answer_5xx() {
         .await
         .unwrap();
     assert_eq!(m["message"]["body"], "hello\u{fffd}there");
+    // A NUL in any other text field the message keeps (the customer id, the webhook id,
+    // the time sent) is stored the same way: never a 5xx.
+    let mut p = payload(&message_id(), SKIO_SUBSCRIBER, SKIO_PHONE, "thanks");
+    p["event_data"]["shopify_customer_id"] = Value::from("12\u{0}34");
+    p["webhook_id"] = Value::from("wh_\u{0}");
+    p["event_data"]["created_at"] = Value::from("2027-03-10T12:00:00Z\u{0}");
+    let r = t.post_webhook(&p).await;
+    assert_eq!(r.status(), 200);
     // A NUL in an id, or an id beyond the documented maximum: a clear 400.
     let r = t
         .post_webhook(&payload("im_\u{0}", SKIO_SUBSCRIBER, SKIO_PHONE, "Skip"))
