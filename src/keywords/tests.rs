@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.2;
+const FROZEN_FLOOR: f64 = 92.3;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -155,14 +155,15 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 /// honest figure.)
 #[test]
 fn dev_split_floor() {
-    let floors: [(&str, f64, usize); 7] = [
+    let floors: [(&str, f64, usize); 8] = [
         ("dev", 97.0, 0),
         ("dev2", 96.3, 0),
         ("dev3", 95.1, 0),
-        ("dev4", 95.2, 0),
-        ("dev5", 93.7, 1),
+        ("dev4", 95.3, 0),
+        ("dev5", 93.9, 1),
         ("dev6", 91.1, 5),
         ("dev7", 92.5, 2),
+        ("dev8", 92.2, 4),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -438,6 +439,24 @@ fn stage2_behaviour() {
         ("Pas de colis en mars pour moi svp", "skip"),
         ("pas de commande reçue cette semaine", "none:no_match"),
         ("Could we possibly not get one this month?", "skip"),
+        // the amount said in the clause before the verb; "or so" is vague
+        ("D'une semaine, vous pourriez repousser ?", "delay:7"),
+        ("Jusqu'à lundi, retardez-la svp", "delay@2027-03-15"),
+        (
+            "Début avril plutôt, vous pouvez décaler ?",
+            "delay@2027-04-01",
+        ),
+        ("just a day or so later", "delay:14"),
+        ("we're away three weeks, can you push it", "delay:14"),
+        // a wait on the clock is not a new date; a change reported done; a change taken back
+        (
+            "can the driver wait 5 min if I'm not home",
+            "none:other_sense",
+        ),
+        ("we put it back to the normal date already", "none:past"),
+        ("would you mind reversing that delay?", "undo"),
+        ("changed my mind, don't delay it after all", "unsure:undo"),
+        ("no need to delay, we're home after all", "none:negated"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -75,24 +75,61 @@ pub(super) fn amount(
     }
     // The next clause, when it is only an amount: "Delay!! 2 weeks", "push it back, 3 weeks",
     // "Like April 1st".
-    if let Some(next) = clauses.get(ci + 1) {
-        let (nw, seg_of) = words_of(words, next);
-        let f = time::scan(&nw, today, extra);
-        if let Some(first) = f.iter().find(|f| f.bare.is_none()) {
-            let rest_soft = (0..nw.len()).all(|k| {
-                f.iter().any(|x| k >= x.start && k < x.end) || {
-                    let s = &next.segs[seg_of[k]];
-                    soft(s)
-                        || is(s, Role::Object)
-                        || matches!(nw[k], "like" | "say" | "maybe" | "or" | "instead" | "later")
-                }
-            });
-            if rest_soft {
-                return (Some(first.when), None);
-            }
-        }
+    if let Some(when) = clauses
+        .get(ci + 1)
+        .and_then(|n| only_amount(words, n, today, extra))
+    {
+        return (Some(when), None);
+    }
+    // Or the clause before, said first: "D'une semaine, vous pourriez repousser ?", "Début
+    // avril plutôt, vous pouvez décaler ?", "the first week of April, can you move it".
+    if let Some(when) = ci
+        .checked_sub(1)
+        .and_then(|p| only_amount(words, &clauses[p], today, extra))
+    {
+        return (Some(when), None);
     }
     (correction(words, clauses, ci, extra, today, None), None)
+}
+
+/// The amount a clause says, when it says nothing else but courtesy: "3 weeks", "like April
+/// 1st", "d'une semaine", "début avril plutôt", "hasta el 20".
+fn only_amount(words: &[&str], c: &Clause, today: Date, extra: &dyn Extra) -> Option<When> {
+    let (cw, seg_of) = words_of(words, c);
+    let f = time::scan(&cw, today, extra);
+    let first = f.iter().find(|f| f.bare.is_none())?;
+    // "just a day or so later": "or so" is vague, and "so" cut the clause there.
+    if cw.last() == Some(&"or") {
+        return None;
+    }
+    (0..cw.len())
+        .all(|k| {
+            f.iter().any(|x| k >= x.start && k < x.end) || {
+                let s = &c.segs[seg_of[k]];
+                soft(s)
+                    || is(s, Role::Object)
+                    || matches!(
+                        cw[k],
+                        "like"
+                            | "say"
+                            | "maybe"
+                            | "or"
+                            | "instead"
+                            | "later"
+                            | "rather"
+                            | "plutot"
+                            | "mejor"
+                            | "d"
+                            | "de"
+                            | "du"
+                            | "au"
+                            | "a"
+                            | "jusqu"
+                            | "hasta"
+                    )
+            }
+        })
+        .then_some(first.when)
 }
 
 /// The amount a correction corrects: what was said, and its unit in days if it was a

@@ -215,12 +215,14 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     if action == Action::Undo
                         && (strength == Strength::Weak || reassures(words, c, si)) => {}
                 Verdict::Mention => mentioned.push(action),
-                // "don't skip it after all", "finalement ne la sautez pas": a skip taken
-                // back is an undo, only probable (it may be a skip never asked for).
+                // "don't skip it after all", "finalement ne la sautez pas", "changed my
+                // mind, don't delay it": a change taken back is an undo, only probable (it
+                // may be a change never asked for).
                 Verdict::Not(crate::keywords::REASON_NEGATED)
-                    if action == Action::Skip
-                        && rules.enabled(Action::Undo)
-                        && after_all(words) =>
+                    if rules.enabled(Action::Undo)
+                        && (action == Action::Skip && after_all(words)
+                            // Not "no need to delay, we're home after all".
+                            || action == Action::Delay && after_all(c.span(words))) =>
                 {
                     taken_back = true;
                     found.push(Found {
@@ -567,7 +569,11 @@ fn after_all(words: &[&str]) -> bool {
     words.windows(2).any(|p| {
         matches!(
             p,
-            ["after", "all"] | ["al", "final"] | ["en", "fin"] | ["tout", "compte"]
+            ["after", "all"]
+                | ["al", "final"]
+                | ["en", "fin"]
+                | ["tout", "compte"]
+                | ["my", "mind"]
         )
     }) || words
         .iter()

@@ -17,6 +17,8 @@ pub(super) const UNDO_HELP_STATUS: &[(&str, Role)] = &[
     ("revert", Cue(Undo, Strong, Base)),
     ("reverse", Cue(Undo, Strong, Base)),
     ("reverse that", Cue(Undo, Strong, Base)),
+    ("reversing", Cue(Undo, Strong, Base)),
+    ("reverting", Cue(Undo, Strong, Base)),
     ("put it back", Cue(Undo, Strong, Base)),
     ("put it back how it was", Cue(Undo, Strong, Base)),
     ("put it back the way it was", Cue(Undo, Strong, Base)),

@@ -135,6 +135,20 @@ pub(super) fn judge(
     if after.iter().take(3).any(|s| is(s, Role::Sense)) {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
+    // "can the driver wait 5 min", "hold it 2 hours": minutes and hours are a wait at the
+    // door, never an order's new date.
+    if action == Action::Delay
+        && after.iter().take(4).enumerate().any(|(k, s)| {
+            let w = words[s.word + s.len - 1];
+            let count = k
+                .checked_sub(1)
+                .and_then(|p| words[after[p].word].parse::<u32>().ok());
+            // "48 hrs" is two days.
+            clock_unit(w) && !(hours(w) && count.is_some_and(|n| n >= 24))
+        })
+    {
+        return Verdict::Not(REASON_OTHER_SENSE);
+    }
     if matches!(action, Action::Skip | Action::Delay)
         && after.first().is_some_and(|s| is(s, Role::Copula))
     {
@@ -294,6 +308,10 @@ pub(super) fn judge(
         && after
             .first()
             .is_some_and(|s| matches!(words[s.word], "about" | "on" | "sobre" | "sur"))
+        // "changed my mind about skipping": about the change, so taking it back.
+        && !after.get(1).is_some_and(|s| {
+            matches!(s.role, Some(Role::Cue(Action::Skip | Action::Delay, ..)))
+        })
     {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
@@ -324,6 +342,14 @@ pub(super) fn judge(
         || after.iter().take(4).any(|s| {
             is(s, Role::PastMark) && matches!(words[s.word], "yesterday" | "last" | "hier")
         })
+        // "we put it back to the normal date already"; not "skip it already".
+        || before
+            .last()
+            .is_some_and(|b| matches!(words[b.word], "we" | "i" | "they"))
+            && after
+                .iter()
+                .take(6)
+                .any(|s| is(s, Role::PastMark) && words[s.word] == "already")
     {
         return Verdict::Not(REASON_PAST);
     }
@@ -610,4 +636,37 @@ pub(super) fn judge(
     // Not asked for in so many words, but there: it still conflicts with another action
     // ("skip it or push it, whichever").
     Verdict::Mention
+}
+
+fn hours(w: &str) -> bool {
+    matches!(
+        w,
+        "hour" | "hours" | "hr" | "hrs" | "hora" | "horas" | "heure" | "heures"
+    )
+}
+
+/// Units of a wait measured on a clock, not a calendar (not "second": "the second of May").
+fn clock_unit(w: &str) -> bool {
+    matches!(
+        w,
+        "min"
+            | "mins"
+            | "minute"
+            | "minutes"
+            | "minuto"
+            | "minutos"
+            | "hour"
+            | "hours"
+            | "hr"
+            | "hrs"
+            | "hora"
+            | "horas"
+            | "heure"
+            | "heures"
+            | "sec"
+            | "secs"
+            | "seconds"
+            | "segundos"
+            | "secondes"
+    )
 }

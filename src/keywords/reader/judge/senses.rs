@@ -493,7 +493,7 @@ pub(super) fn undone(words: &[&str], before: &[Seg], after: &[Seg]) -> bool {
     let mut k = before.len();
     while k > 0
         && (determiner(words[before[k - 1].word])
-            || matches!(words[before[k - 1].word], "last" | "to" | "de"))
+            || matches!(words[before[k - 1].word], "last" | "to" | "de" | "about"))
     {
         k -= 1;
     }
