@@ -120,6 +120,7 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("recorr", ES_AR, Cue(Delay, Weak, Base)),
     ("aguant", ES_AR, Cue(Delay, Weak, Base)),
     ("pushe", ES_AR, Cue(Delay, Weak, Base)),
+    ("posterg", ES_AR, Cue(Delay, Strong, Base)),
     ("mand", ES_AR, Send),
     ("envi", ES_AR, Send),
     // French -er verbs
