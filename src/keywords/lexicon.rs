@@ -1,7 +1,7 @@
 //! The compiled word table: every word any rule file mentions, with all its roles, in one
 //! hash map, so the matcher does a single lookup per token whatever the number of rules.
 
-use super::edit::{delete_into, squeeze_owned, within_one_edit};
+use super::edit::{DeletionFilter, delete_into, squeeze_owned, within_one_edit};
 pub(super) use super::fxhash::FxMap;
 use super::schema::{Item, ParsedFile};
 use super::{OPT_OUT_WORDS, is_opt_out_word};
@@ -112,6 +112,8 @@ pub(super) struct Lexicon {
     /// from a target shares one of these keys with it (the SymSpell trick), so a lookup
     /// costs a few hash probes instead of a scan of every keyword.
     typo_index: FxMap<Box<str>, Vec<u32>>,
+    /// Which deletions of a word may be keys of `typo_index`.
+    typo_filter: DeletionFilter,
     /// The typo targets that are not ASCII, compared one by one.
     accented: Vec<u32>,
     /// Canonical keyword texts, indexed by `Info::kw`.
@@ -314,6 +316,7 @@ impl Lexicon {
     fn index_typo_targets(&mut self) {
         self.typo_index.clear();
         self.accented.clear();
+        self.typo_filter = DeletionFilter::new();
         let lex = self;
         for (i, t) in lex.typo_targets.iter().enumerate() {
             if !t.word.is_ascii() {
@@ -327,6 +330,7 @@ impl Lexicon {
                 keys.push(buf.as_str().into());
             }
             for key in keys {
+                lex.typo_filter.insert(&key);
                 let list = lex.typo_index.entry(key).or_default();
                 if !list.contains(&(i as u32)) {
                     list.push(i as u32);
@@ -421,8 +425,14 @@ impl Lexicon {
         };
         if word.is_ascii() {
             // The word itself and each of its deletions, probed in the deletion index.
+            let mut keys = [0u8; 25];
+            let mut n = 0;
+            self.typo_filter.candidates(word, |k| {
+                keys[n] = k as u8;
+                n += 1;
+            });
             let mut buf = String::with_capacity(word.len());
-            for k in 0..=word.len() {
+            for k in keys[..n].iter().map(|k| usize::from(*k)) {
                 let key = if k == word.len() {
                     word
                 } else {

@@ -33,7 +33,7 @@ mod vocab;
 use jiff::civil::Date;
 
 use super::lexicon::{Info, flag};
-use super::normalize::{Normalized, TokKind, normalize};
+use super::normalize::{Normalized, TokKind, normalize, normalize_into};
 use super::time::{Extra, When};
 use super::words::{Form, Role, Strength};
 use super::{CompiledRule, RuleSet, is_opt_out_word};
@@ -143,7 +143,21 @@ pub(super) fn corrects_typos_of(word: &str) -> bool {
 }
 
 pub(super) fn read(rules: &RuleSet, text: &str, today: Date) -> Reading {
-    let norm = normalize(text);
+    // One normalisation buffer per thread, so the hot path does not allocate for it (a
+    // fresh one should a reading ever be asked for while another is under way).
+    thread_local! {
+        static BUF: std::cell::RefCell<Normalized> = std::cell::RefCell::default();
+    }
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut norm) => {
+            normalize_into(text, &mut norm);
+            read_text(rules, text, &norm, today)
+        }
+        Err(_) => read_text(rules, text, &normalize(text), today),
+    })
+}
+
+fn read_text(rules: &RuleSet, text: &str, norm: &Normalized, today: Date) -> Reading {
     // Text the shopper quotes ("DELAY 2 weeks to push it back" is my approach to laundry) is
     // not what they ask; an opt-out word counts wherever it is.
     if let Some(unquoted) = guards::unquoted(text) {
@@ -155,7 +169,7 @@ pub(super) fn read(rules: &RuleSet, text: &str, today: Date) -> Reading {
         }
         return read_normalized(rules, text, &normalize(&unquoted), today);
     }
-    read_normalized(rules, text, &norm, today)
+    read_normalized(rules, text, norm, today)
 }
 
 fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -> Reading {
