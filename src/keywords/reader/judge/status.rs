@@ -186,7 +186,40 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     {
         return None;
     }
-    let noun = segs.iter().any(|s| {
+    // "next" is the order unless two other words follow it: "when is my next?", "my next
+    // box", "the next coffee due"; not "my next dentist appointment".
+    let next_of_order = |i: usize| {
+        let after: Vec<&str> = segs[i + 1..].iter().take(2).map(w).collect();
+        let orderly = |x: &str| {
+            order_word(x)
+                || matches!(
+                    x,
+                    "one"
+                        | "shipment"
+                        | "delivery"
+                        | "due"
+                        | "coming"
+                        | "arriving"
+                        | "ship"
+                        | "ships"
+                        | "arrive"
+                        | "arrives"
+                        | "come"
+                        | "comes"
+                        | "shipping"
+                )
+        };
+        // Two words after it, neither of them the order or its coming: something else.
+        !matches!(after.as_slice(), [x, y] if !orderly(x) && !orderly(y))
+    };
+    let noun = segs.iter().enumerate().any(|(i, s)| {
+        let next = matches!(
+            w(s),
+            "next" | "prochaine" | "prochain" | "proximo" | "proxima" | "siguiente"
+        );
+        if next {
+            return next_of_order(i);
+        }
         matches!(
             w(s),
             "order"
