@@ -18,8 +18,8 @@ pub(super) use help::{asks_how, reply_question, service_question};
 use jiff::civil::Date;
 pub(super) use senses::order_word;
 use senses::{
-    accepted, asks_for_participle, mistake_marker, object_is_not_the_order, recounted, report_verb,
-    restore_verb, several, undone,
+    accepted, asks_for_participle, clock_unit, hours, mistake_marker, object_is_not_the_order,
+    recounted, report_verb, restore_verb, several, undone,
 };
 pub(super) use status::{change_status, status_question};
 
@@ -636,37 +636,4 @@ pub(super) fn judge(
     // Not asked for in so many words, but there: it still conflicts with another action
     // ("skip it or push it, whichever").
     Verdict::Mention
-}
-
-fn hours(w: &str) -> bool {
-    matches!(
-        w,
-        "hour" | "hours" | "hr" | "hrs" | "hora" | "horas" | "heure" | "heures"
-    )
-}
-
-/// Units of a wait measured on a clock, not a calendar (not "second": "the second of May").
-fn clock_unit(w: &str) -> bool {
-    matches!(
-        w,
-        "min"
-            | "mins"
-            | "minute"
-            | "minutes"
-            | "minuto"
-            | "minutos"
-            | "hour"
-            | "hours"
-            | "hr"
-            | "hrs"
-            | "hora"
-            | "horas"
-            | "heure"
-            | "heures"
-            | "sec"
-            | "secs"
-            | "seconds"
-            | "segundos"
-            | "secondes"
-    )
 }

@@ -515,3 +515,36 @@ pub(super) fn undone(words: &[&str], before: &[Seg], after: &[Seg]) -> bool {
         .take(3)
         .any(|s| matches!(s.role, Some(Role::Cue(Action::Undo, ..))) && mistake_marker(words, s))
 }
+
+pub(super) fn hours(w: &str) -> bool {
+    matches!(
+        w,
+        "hour" | "hours" | "hr" | "hrs" | "hora" | "horas" | "heure" | "heures"
+    )
+}
+
+/// Units of a wait measured on a clock, not a calendar (not "second": "the second of May").
+pub(super) fn clock_unit(w: &str) -> bool {
+    matches!(
+        w,
+        "min"
+            | "mins"
+            | "minute"
+            | "minutes"
+            | "minuto"
+            | "minutos"
+            | "hour"
+            | "hours"
+            | "hr"
+            | "hrs"
+            | "hora"
+            | "horas"
+            | "heure"
+            | "heures"
+            | "sec"
+            | "secs"
+            | "seconds"
+            | "segundos"
+            | "secondes"
+    )
+}
