@@ -460,6 +460,9 @@ fn stage2_behaviour() {
         // "next" with something else after it is not the order
         ("when is my next dentist appointment", "none:no_match"),
         ("when is the next coffee due?", "status"),
+        // "support" asks for a person, as "agent" does; thanks for it asks for nothing
+        ("support", "help"),
+        ("thanks for the support", "none:no_match"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

@@ -286,6 +286,7 @@ pub(super) const UNDO_HELP_STATUS: &[(&str, Role)] = &[
     ("move my delivery", Cue(Delay, Weak, Base)),
     ("agent", Cue(Help, Weak, Base)),
     ("representative", Cue(Help, Weak, Base)),
+    ("support", Cue(Help, Weak, Base)),
     ("instructions", Cue(Help, Weak, Base)),
     ("human", Cue(Help, Weak, Base)),
     ("real human", Cue(Help, Strong, Base)),
