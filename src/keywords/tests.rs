@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.3;
+const FROZEN_FLOOR: f64 = 92.4;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -163,7 +163,7 @@ fn dev_split_floor() {
         ("dev5", 94.0, 1),
         ("dev6", 91.3, 5),
         ("dev7", 92.7, 2),
-        ("dev8", 92.8, 3),
+        ("dev8", 93.0, 3),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -463,6 +463,9 @@ fn stage2_behaviour() {
         // "support" asks for a person, as "agent" does; thanks for it asks for nothing
         ("support", "help"),
         ("thanks for the support", "none:no_match"),
+        // how it works for one of the changes is help; for something else it is not
+        ("Comment ça marche pour décaler ?", "help"),
+        ("aidez-moi à choisir une recette", "none:other_sense"),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

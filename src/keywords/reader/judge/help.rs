@@ -96,6 +96,8 @@ pub(super) fn other_sense(words: &[&str], seg: Seg, before: &[Seg], after: &[Seg
             && !after.iter().any(|x| {
                 order_word(words[x.word])
                     && !matches!(words[x.word], "for" | "la" | "le" | "lo" | "el" | "les" | "los")
+                    // "comment ça marche pour décaler ?": how to make a change of ours.
+                    || matches!(x.role, Some(Role::Cue(..)))
             });
     // "send help", "couldn't help", "had to help my mom", "help her find it", "aide-moi à
     // choisir": not asking us.
