@@ -138,40 +138,35 @@ impl DeletionFilter {
             .all(|(word, bit)| self.bits[*word] & bit != 0)
     }
 
-    /// Calls `each(k)` for every `k` in `0..=len` whose deletion of byte `k` (`k == len`:
-    /// the word itself) may be a key. `w` must be ASCII.
-    pub fn candidates(&self, w: &str, mut each: impl FnMut(usize)) {
+    /// Every `k` in `0..=len`, in order, whose deletion of byte `k` (`k == len`: the word
+    /// itself) may be a key. `w` must be ASCII; past 24 bytes, every `k`.
+    pub fn candidates(&self, w: &str) -> impl Iterator<Item = usize> {
         let b = w.as_bytes();
         let n = b.len();
-        if n > 24 {
-            // Longer than any word corrected: every deletion is a candidate.
-            (0..=n).for_each(each);
-            return;
-        }
-        // prefix[k]: the hash of b[..k]; suffix[k]: of b[k..], each letter weighted by its
-        // place from the end, so hash(b without k) = prefix[k] * BASE^(n-1-k) + suffix[k+1].
-        let mut prefix = [0u64; 25];
-        let mut suffix = [0u64; 26];
-        let mut pow = [1u64; 25];
-        for k in 0..n {
-            prefix[k + 1] = prefix[k].wrapping_mul(BASE).wrapping_add(u64::from(b[k]));
-            pow[k + 1] = pow[k].wrapping_mul(BASE);
-        }
-        for k in (0..n).rev() {
-            suffix[k] = suffix[k + 1].wrapping_add(u64::from(b[k]).wrapping_mul(pow[n - 1 - k]));
-        }
-        for k in 0..n {
-            if self.has(
-                prefix[k]
+        let mut mask = u32::MAX;
+        if n <= 24 {
+            // prefix[k]: the hash of b[..k]; suffix[k]: of b[k..], each letter weighted by its
+            // place from the end, so hash(b without k) = prefix[k] * BASE^(n-1-k) + suffix[k+1].
+            let mut prefix = [0u64; 25];
+            let mut suffix = [0u64; 26];
+            let mut pow = [1u64; 25];
+            for k in 0..n {
+                prefix[k + 1] = prefix[k].wrapping_mul(BASE).wrapping_add(u64::from(b[k]));
+                pow[k + 1] = pow[k].wrapping_mul(BASE);
+            }
+            for k in (0..n).rev() {
+                suffix[k] =
+                    suffix[k + 1].wrapping_add(u64::from(b[k]).wrapping_mul(pow[n - 1 - k]));
+            }
+            mask = u32::from(self.has(prefix[n])) << n;
+            for k in 0..n {
+                let h = prefix[k]
                     .wrapping_mul(pow[n - 1 - k])
-                    .wrapping_add(suffix[k + 1]),
-            ) {
-                each(k);
+                    .wrapping_add(suffix[k + 1]);
+                mask |= u32::from(self.has(h)) << k;
             }
         }
-        if self.has(prefix[n]) {
-            each(n);
-        }
+        (0..=n).filter(move |&k| k > 24 || mask >> k & 1 == 1)
     }
 }
 
@@ -204,11 +199,7 @@ mod tests {
         }
         // A typo shares a key with its word: "sikp" without "i" is "skp", a deletion of
         // "skip"; "dealy" without "a" is "dely"; the word itself is its own key.
-        let hits = |w: &str| {
-            let mut v = Vec::new();
-            f.candidates(w, |k| v.push(k));
-            v
-        };
+        let hits = |w: &str| f.candidates(w).collect::<Vec<_>>();
         assert!(hits("sikp").contains(&1));
         assert!(hits("dealy").contains(&2));
         assert!(hits("skip").contains(&4));
@@ -225,9 +216,7 @@ mod tests {
                 };
                 let mut single = DeletionFilter::new();
                 single.insert(&key);
-                let mut found = false;
-                single.candidates(w, |j| found |= j == k);
-                assert!(found, "{w} without {k}");
+                assert!(single.candidates(w).any(|j| j == k), "{w} without {k}");
                 let is_key = ["skip", "delay", "postpone"].iter().any(|t| {
                     *t == key
                         || (0..t.len()).any(|j| {

@@ -425,14 +425,8 @@ impl Lexicon {
         };
         if word.is_ascii() {
             // The word itself and each of its deletions, probed in the deletion index.
-            let mut keys = [0u8; 25];
-            let mut n = 0;
-            self.typo_filter.candidates(word, |k| {
-                keys[n] = k as u8;
-                n += 1;
-            });
             let mut buf = String::with_capacity(word.len());
-            for k in keys[..n].iter().map(|k| usize::from(*k)) {
+            for k in self.typo_filter.candidates(word) {
                 let key = if k == word.len() {
                     word
                 } else {

@@ -151,28 +151,13 @@ impl Model {
     pub(super) fn predict(&self, norm: &Normalized) -> (Option<Action>, f32) {
         let mut sum = [0i32; K];
         let mut n = 0;
-        // The buckets first, then the rows: a loop of nothing but independent loads from
-        // the 1.5 MiB table lets the processor have many in flight at once.
-        let mut buckets = [0u32; 256];
-        let mut held = 0;
-        let add = |rows: &[u32], sum: &mut [i32; K]| {
-            for b in rows {
-                let row = &self.weights[*b as usize];
-                for k in 0..K {
-                    sum[k] += i32::from(row[k]);
-                }
-            }
-        };
         each_feature(norm, |b| {
-            if held == buckets.len() {
-                add(&buckets, &mut sum);
-                held = 0;
+            let row = &self.weights[b as usize];
+            for k in 0..K {
+                sum[k] += i32::from(row[k]);
             }
-            buckets[held] = b;
-            held += 1;
             n += 1;
         });
-        add(&buckets[..held], &mut sum);
         let v = unit(n) / SCALE;
         let mut s = self.bias;
         for k in 0..K {

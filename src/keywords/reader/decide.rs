@@ -220,9 +220,10 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 // may be a change never asked for).
                 Verdict::Not(crate::keywords::REASON_NEGATED)
                     if rules.enabled(Action::Undo)
-                        && (action == Action::Skip && after_all(words)
-                            // Not "no need to delay, we're home after all".
-                            || action == Action::Delay && after_all(c.span(words))) =>
+                        && matches!(action, Action::Skip | Action::Delay)
+                        // In the change's own clause: not "no need to delay, we're home
+                        // after all".
+                        && after_all(c.span(words)) =>
                 {
                     taken_back = true;
                     found.push(Found {
@@ -564,7 +565,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     }
 }
 
-/// "after all", "anymore", "al final", "finalement": a decision changed back.
+/// "after all", "anymore", "al final", "finalement", "changed my mind": a decision changed back.
 fn after_all(words: &[&str]) -> bool {
     words.windows(2).any(|p| {
         matches!(

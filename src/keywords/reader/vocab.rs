@@ -175,13 +175,8 @@ pub(super) fn correct_unknown(w: &str, lone: bool) -> Option<&'static str> {
         return None;
     }
     // The deletions that may be keys (most words have none), in order, the word itself last.
-    let mut keys = [0u8; 21];
-    let mut n = 0;
-    v.filter.candidates(w, |k| {
-        keys[n] = k as u8;
-        n += 1;
-    });
-    if n == 0 || v.real.contains(w) {
+    let mut keys = v.filter.candidates(w).peekable();
+    if keys.peek().is_none() || v.real.contains(w) {
         return None;
     }
     // A lone word one edit from an opt-out word ("stip") may be STOP: never a cue.
@@ -193,7 +188,7 @@ pub(super) fn correct_unknown(w: &str, lone: bool) -> Option<&'static str> {
     let is_cue = |c: &str| matches!(v.map.get(c).and_then(|e| e.role), Some(Role::Cue(..)));
     // The word and those of its one-letter deletions (ASCII here), in one reused buffer.
     let mut buf = String::with_capacity(w.len());
-    for k in keys[..n].iter().map(|k| usize::from(*k)) {
+    for k in keys {
         let key = if k == w.len() {
             w
         } else {

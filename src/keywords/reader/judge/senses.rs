@@ -525,26 +525,19 @@ pub(super) fn hours(w: &str) -> bool {
 
 /// Units of a wait measured on a clock, not a calendar (not "second": "the second of May").
 pub(super) fn clock_unit(w: &str) -> bool {
-    matches!(
-        w,
-        "min"
-            | "mins"
-            | "minute"
-            | "minutes"
-            | "minuto"
-            | "minutos"
-            | "hour"
-            | "hours"
-            | "hr"
-            | "hrs"
-            | "hora"
-            | "horas"
-            | "heure"
-            | "heures"
-            | "sec"
-            | "secs"
-            | "seconds"
-            | "segundos"
-            | "secondes"
-    )
+    hours(w)
+        || matches!(
+            w,
+            "min"
+                | "mins"
+                | "minute"
+                | "minutes"
+                | "minuto"
+                | "minutos"
+                | "sec"
+                | "secs"
+                | "seconds"
+                | "segundos"
+                | "secondes"
+        )
 }

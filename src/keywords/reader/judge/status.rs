@@ -189,28 +189,11 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
     // "next" is the order unless two other words follow it: "when is my next?", "my next
     // box", "the next coffee due"; not "my next dentist appointment".
     let next_of_order = |i: usize| {
-        let after: Vec<&str> = segs[i + 1..].iter().take(2).map(w).collect();
-        let orderly = |x: &str| {
-            order_word(x)
-                || matches!(
-                    x,
-                    "one"
-                        | "shipment"
-                        | "delivery"
-                        | "due"
-                        | "coming"
-                        | "arriving"
-                        | "ship"
-                        | "ships"
-                        | "arrive"
-                        | "arrives"
-                        | "come"
-                        | "comes"
-                        | "shipping"
-                )
+        let orderly = |x: &Seg| {
+            order_word(w(x)) || matches!(w(x), "one" | "shipment" | "delivery") || on_its_way(w(x))
         };
         // Two words after it, neither of them the order or its coming: something else.
-        !matches!(after.as_slice(), [x, y] if !orderly(x) && !orderly(y))
+        !matches!(segs.get(i + 1..i + 3), Some([x, y]) if !orderly(x) && !orderly(y))
     };
     let noun = segs.iter().enumerate().any(|(i, s)| {
         let next = matches!(
@@ -289,43 +272,12 @@ pub(in super::super) fn status_question(words: &[&str], c: &Clause, asking: bool
                 | "sigue"
         )
     };
-    let moving = segs.iter().any(|s| {
-        is(s, Role::Send)
-            || implicit(w(s))
-            || matches!(
-                w(s),
-                "arrive"
-                    | "arrives"
-                    | "arriving"
-                    | "arrival"
-                    | "come"
-                    | "comes"
-                    | "coming"
-                    | "comin"
-                    | "ship"
-                    | "ships"
-                    | "shipping"
-                    | "shipped"
-                    | "deliver"
-                    | "delivered"
-                    | "delivering"
-                    | "due"
-                    | "scheduled"
-                    | "expect"
-                    | "sent"
-                    | "going"
-                    | "gone"
-                    | "went"
-                    | "left"
-                    | "here"
-                    | "show"
-                    | "through"
-                    | "getting"
-                    | "get"
-            )
-    }) || segs
-        .windows(2)
-        .any(|p| w(&p[0]) == "go" && matches!(w(&p[1]), "out" | "off"))
+    let moving = segs
+        .iter()
+        .any(|s| is(s, Role::Send) || implicit(w(s)) || on_its_way(w(s)))
+        || segs
+            .windows(2)
+            .any(|p| w(&p[0]) == "go" && matches!(w(&p[1]), "out" | "off"))
         || segs.windows(3).any(|p| {
             w(&p[0]) == "on"
                 && matches!(w(&p[1]), "the" | "its" | "my" | "our")
@@ -470,4 +422,39 @@ pub(in super::super) fn change_status(words: &[&str], c: &Clause) -> Option<usiz
         });
     }
     None
+}
+
+/// English words of an order on its way: "arriving", "coming", "due", "shipped".
+fn on_its_way(x: &str) -> bool {
+    matches!(
+        x,
+        "arrive"
+            | "arrives"
+            | "arriving"
+            | "arrival"
+            | "come"
+            | "comes"
+            | "coming"
+            | "comin"
+            | "ship"
+            | "ships"
+            | "shipping"
+            | "shipped"
+            | "deliver"
+            | "delivered"
+            | "delivering"
+            | "due"
+            | "scheduled"
+            | "expect"
+            | "sent"
+            | "going"
+            | "gone"
+            | "went"
+            | "left"
+            | "here"
+            | "show"
+            | "through"
+            | "getting"
+            | "get"
+    )
 }
