@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.4;
+const FROZEN_FLOOR: f64 = 92.7;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -155,15 +155,16 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 /// honest figure.)
 #[test]
 fn dev_split_floor() {
-    let floors: [(&str, f64, usize); 8] = [
-        ("dev", 97.0, 0),
+    let floors: [(&str, f64, usize); 9] = [
+        ("dev", 97.3, 0),
         ("dev2", 96.3, 0),
-        ("dev3", 95.1, 0),
-        ("dev4", 95.3, 0),
-        ("dev5", 94.0, 1),
-        ("dev6", 91.3, 5),
+        ("dev3", 95.3, 0),
+        ("dev4", 95.5, 0),
+        ("dev5", 94.1, 1),
+        ("dev6", 91.3, 4),
         ("dev7", 92.7, 2),
-        ("dev8", 93.0, 3),
+        ("dev8", 93.1, 3),
+        ("dev9", 91.1, 3),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -466,6 +467,41 @@ fn stage2_behaviour() {
         // how it works for one of the changes is help; for something else it is not
         ("Comment ça marche pour décaler ?", "help"),
         ("aidez-moi à choisir une recette", "none:other_sense"),
+        // advice that asks; a doubt about the amount only
+        (
+            "honestly I think it's best if you skip the next one",
+            "skip",
+        ),
+        ("if it rains all week I'll skip it", "none:hedged"),
+        ("push it back please, not sure how long yet", "delay:14"),
+        ("not sure yet, maybe push it back", "none:hedged"),
+        ("atrásenlo, no sé, unas semanas", "delay:14"),
+        // grabbed, not held; the money, not the order; life back to normal later
+        (
+            "my toddler got hold of my phone, undo whatever he sent",
+            "undo",
+        ),
+        ("could I delay my payment till friday?", "none:other_sense"),
+        ("pass on this one please, back to normal after", "skip"),
+        (
+            "the move has been put off until may, send it as usual",
+            "unsure:undo",
+        ),
+        // asks what is possible later; a product name before the order
+        ("can I undo a skip later if I need to?", "help"),
+        ("please skip my Green Smoothie box this month", "skip"),
+        ("skip the kale in the box", "none:other_sense"),
+        // "don't send" with the order named or a request frame before it
+        ("esta no me la manden", "unsure:skip"),
+        ("could you not send it this time?", "skip"),
+        ("preferiría que no me mandaran nada este mes", "unsure:skip"),
+        // durations run together
+        ("delay 1wk 2days", "delay:9"),
+        ("delay a month n half", "delay:45"),
+        (
+            "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",
+            "delay:7",
+        ),
     ];
     let mut bad = Vec::new();
     for (text, want) in cases {

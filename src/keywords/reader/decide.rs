@@ -338,11 +338,47 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     || matches!(words[n.word], "ones" | "rest" | "future" | "others")
             })
     };
-    if clauses.iter().any(|c| {
+    // Nor is a doubt about how long or until when ("not sure exactly how long yet", "no sé
+    // ni qué día es"), or one said between a delay and its amount ("pospónganlo, no sé, unas
+    // semanas"): the shopper is unsure of the amount, not of the change.
+    let about_amount = |ci: usize, k: usize| {
+        let c = &clauses[ci];
+        let wh = c
+            .segs
+            .iter()
+            .skip(k + 1)
+            .skip_while(|n| matches!(words[n.word], "exactly" | "ni" | "even" | "yet" | "about"))
+            .take(2)
+            .map(|n| (n, words[n.word]))
+            .collect::<Vec<_>>();
+        let asks_time = match wh.as_slice() {
+            [(h, _), (_, "long" | "much"), ..] if is(h, Role::How) => true,
+            [(w, _), ..] if is(w, Role::When) => true,
+            [
+                (_, "cuanto" | "cuantos" | "cuantas" | "combien" | "when" | "cuando"),
+                ..,
+            ] => true,
+            _ => false,
+        };
+        let between = c.segs.len() == 1
+            && ci > 0
+            && clauses[ci - 1]
+                .segs
+                .iter()
+                .any(|s| matches!(s.role, Some(Role::Cue(Action::Delay, ..))))
+            && clauses.get(ci + 1).is_some_and(|n| {
+                n.segs
+                    .iter()
+                    .take(3)
+                    .any(|s| crate::keywords::time::is_time_word(words[s.word]))
+            });
+        asks_time || between
+    };
+    if clauses.iter().enumerate().any(|(ci, c)| {
         c.segs
             .iter()
             .enumerate()
-            .any(|(k, s)| is(s, Role::Doubt) && !about_later(c, k))
+            .any(|(k, s)| is(s, Role::Doubt) && !about_later(c, k) && !about_amount(ci, k))
     }) {
         found.retain(|f| matches!(f.action, Action::Help | Action::Status));
         if found.is_empty() {

@@ -146,9 +146,9 @@ fn homophone(w: &str, after_a_part: bool) -> Option<f64> {
 /// "and a half", "y medio", "et demi": half of the unit more.
 fn half_after(words: &[&str], i: usize) -> Option<usize> {
     match (words.get(i), words.get(i + 1), words.get(i + 2)) {
-        (Some(&"and"), Some(&"a"), Some(&"half")) => Some(3),
-        // "one and half month"
-        (Some(&"and"), Some(&"half"), _) => Some(2),
+        (Some(&"and" | &"n"), Some(&"a"), Some(&"half")) => Some(3),
+        // "one and half month", "a month n half"
+        (Some(&"and" | &"n" | &"&"), Some(&"half"), _) => Some(2),
         (Some(&"y"), Some(&"medio") | Some(&"media"), _) => Some(2),
         (Some(&"et"), Some(&"demi") | Some(&"demie"), _) => Some(2),
         _ => None,
@@ -163,6 +163,7 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
     let mut total = 0.0_f64;
     let mut parts = 0;
     let mut french_fortnight = false;
+    let mut last_unit = u32::MAX;
     loop {
         let start = j;
         // "half a month"
@@ -209,6 +210,7 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
             let Some(u) = unit_at(words, k, extra) else {
                 break;
             };
+            last_unit = u;
             // French: "quinze jours" / "15 jours" is two weeks, "huit jours" one.
             if u == 1 && matches!(words.get(k), Some(&"jours")) && (n == 15.0 || n == 8.0) {
                 french_fortnight = true;
@@ -237,6 +239,10 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
             {
                 j += 1;
             }
+            // "1wk 2days", "2 weeks 3 days": a smaller unit straight after.
+            Some(w)
+                if w.parse::<u32>().is_ok()
+                    && unit_at(words, j + 1, extra).is_some_and(|u| u < last_unit) => {}
             _ => break,
         }
     }

@@ -175,6 +175,10 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("est il possible de", Request),
     ("merci de", Request),
     ("on peut", Request),
+    // "je vous serais reconnaissante de bien vouloir décaler": the formal letter's request.
+    ("bien vouloir", Request),
+    ("reconnaissant de", Request),
+    ("reconnaissante de", Request),
     ("yes", Lead),
     ("yo", Lead),
     ("yeah", Lead),
@@ -370,12 +374,21 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("the onions", Sense),
     ("onions", Sense),
     ("hold on", Sense),
+    // "my son got hold of my phone": grabbed, not held back.
+    ("hold of", Sense),
+    ("ahold of", Sense),
+    // "delay my payment instead of the box": the money, not the order.
+    ("my payment", Sense),
+    ("the payment", Sense),
+    ("payment", Sense),
     // "I'll be back to normal by April", "we'll go back to normal after": the shopper's
     // life, not the orders put back.
     ("be back to normal", Sense),
     ("ill go back to normal", Sense),
     ("well go back to normal", Sense),
     ("back to normal by", Sense),
+    ("back to normal after", Sense),
+    ("back to normal afterwards", Sense),
     // "push it through, I need it saturday": go ahead with it.
     ("push it through", Sense),
     ("put it through", Sense),

@@ -163,5 +163,22 @@ pub(super) fn generated() -> Vec<(String, Role)> {
             out.push((format!("{stem}{e}"), *role));
         }
     }
+    // Spanish "don't send it (to me)": "no me la mande", "no nos lo envíen", "que no me
+    // mandaran nada"; every pronoun and every person of the subjunctive.
+    for pronouns in ES_NO_SEND_PRONOUNS {
+        for verb in ["mand", "envi"] {
+            for e in ES_SUBJUNCTIVE {
+                out.push((format!("no {pronouns}{verb}{e}"), Role::NoSend));
+            }
+        }
+    }
     out
 }
+
+const ES_NO_SEND_PRONOUNS: &[&str] = &[
+    "", "me ", "nos ", "la ", "lo ", "me la ", "me lo ", "nos la ", "nos lo ", "se la ", "se lo ",
+];
+/// The subjunctive (and so the negative imperative) of -ar verbs, present and past.
+const ES_SUBJUNCTIVE: &[&str] = &[
+    "e", "es", "en", "eis", "emos", "ara", "aras", "aran", "aramos",
+];

@@ -210,6 +210,12 @@ pub(super) const NOT_REQUESTS: &[(&str, Role)] = &[
     ("if you would", Request),
     ("would appreciate it if", Request),
     ("appreciate it if", Request),
+    // "I think it's best if you skip this one": a request put as advice.
+    ("best if you", Request),
+    ("better if you", Request),
+    ("great if you", Request),
+    ("grateful if you", Request),
+    ("prefer if you", Request),
     ("can", Request),
     ("could", Request),
     ("would", Request),

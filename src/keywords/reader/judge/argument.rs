@@ -85,7 +85,21 @@ pub(super) fn weak_has_argument(
     let short = segs.len() <= 4;
     if let Some(Role::Cue(Action::Skip, ..)) = seg.role {
         // "not this month", "a miss": only a skip where nothing else is going on.
-        return (before.iter().all(|s| soft(s) || is(s, Role::Neg))
+        // "esta no me la manden", "could you not send it": the order named, or a request
+        // frame, before it.
+        let asked = before.iter().any(|s| {
+            is(s, Role::Request)
+                && !matches!(words[s.word], "i" | "ill" | "will" | "we" | "well" | "im")
+        });
+        return (before.iter().all(|s| {
+            soft(s)
+                || is(s, Role::Neg)
+                || determiner(words[s.word])
+                || matches!(
+                    words[s.word],
+                    "esta" | "este" | "esa" | "ese" | "cette" | "ce"
+                )
+        }) || asked
             || before
                 .iter()
                 .any(|s| matches!(words[s.word], "give" | "gives")))

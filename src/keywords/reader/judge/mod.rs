@@ -343,6 +343,8 @@ pub(super) fn judge(
             is(s, Role::PastMark) && matches!(words[s.word], "yesterday" | "last" | "hier")
         })
         // "we put it back to the normal date already"; not "skip it already".
+        // "the move has been put off until May": a report, passive or perfect.
+        || before.last().is_some_and(|b| words[b.word] == "been")
         || before
             .last()
             .is_some_and(|b| matches!(words[b.word], "we" | "i" | "they"))
@@ -446,6 +448,19 @@ pub(super) fn judge(
                 "can" | "do" | "could" | "puedo" | "peux" | "how"
             )
         })
+    {
+        return Verdict::HowTo;
+    }
+    // "can I undo a skip later if I change my mind?": asks what will be possible.
+    if c.question
+        && action != Action::Delay
+        && before.iter().any(|s| {
+            matches!(words[s.word], "can" | "could")
+                && matches!(words.get(s.word + 1), Some(&"i") | Some(&"we"))
+        })
+        && after
+            .iter()
+            .any(|s| matches!(words[s.word], "later" | "anytime" | "afterwards"))
     {
         return Verdict::HowTo;
     }

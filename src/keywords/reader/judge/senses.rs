@@ -189,6 +189,28 @@ pub(super) fn object_is_not_the_order(
         {
             true
         }
+        // "skip my Daily Greens order": a product's two-word name, then the order.
+        [x, y, ..]
+            if !matches!(
+                *x,
+                "in" | "from"
+                    | "of"
+                    | "on"
+                    | "and"
+                    | "with"
+                    | "out"
+                    | "en"
+                    | "de"
+                    | "del"
+                    | "dans"
+                    | "y"
+                    | "et"
+                    | "con"
+                    | "avec"
+            ) && matches!(*y, "box" | "order" | "delivery" | "shipment") =>
+        {
+            true
+        }
         // "skip her next box", "mom's next delivery"
         ["next" | "upcoming", y, ..]
             if matches!(
