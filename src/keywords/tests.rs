@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.7;
+const FROZEN_FLOOR: f64 = 92.8;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -498,6 +498,26 @@ fn stage2_behaviour() {
         // durations run together
         ("delay 1wk 2days", "delay:9"),
         ("delay a month n half", "delay:45"),
+        // hours that make whole days; "mois" without its s after "d'un"
+        ("décale de 48h stp", "delay:2"),
+        ("can the driver wait 5 hours", "none:other_sense"),
+        ("repoussez d'un moi svp", "delay:30"),
+        // a day said in words; a date begun by the cue's last word
+        ("reportez au vingt-deux mars", "delay@2027-03-22"),
+        ("décaler au trente et un mars", "delay@2027-03-31"),
+        (
+            "¿lo pueden dejar para después del 4 de abril?",
+            "delay@2027-04-05",
+        ),
+        // of several sayings of the delay, the one with its amount; a day alone corrects
+        (
+            "I need a bit more time. push it back a month please",
+            "delay:30",
+        ),
+        (
+            "push it to the 20th... actually the 27th is better",
+            "delay@2027-03-27",
+        ),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",
             "delay:7",

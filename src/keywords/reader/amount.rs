@@ -53,7 +53,12 @@ pub(super) fn amount(
         }
     }
     let named: Vec<&time::Found> = found.iter().filter(|f| f.bare.is_none()).collect();
-    if let Some(f) = named.iter().find(|f| f.start >= cue_end) {
+    // "dejar para después del 4 de abril", "hasta después del 5": a date begun by the cue's
+    // own last word.
+    if let Some(f) = named
+        .iter()
+        .find(|f| f.start >= cue_end || f.start >= cue_start && f.end > cue_end)
+    {
         // "2 weeks, no wait, 3 weeks": a correction after wins; "two weeks, sorry I meant
         // three" keeps the unit, "the 20th, I mean the 22nd" the month.
         let unit = clause_words[f.start..f.end]
@@ -167,6 +172,10 @@ fn correction(
         let found = time::scan(&cw, today, extra);
         if let Some(f) = found.iter().find(|f| f.bare.is_none()) {
             return Some(f.when);
+        }
+        // "actually the 27th is better": a day of the month alone.
+        if let Some((d, _)) = (0..cw.len()).find_map(|k| time::day_of_month_at(&cw, k, today)) {
+            return Some(When::Until(d));
         }
         if !meant {
             continue;

@@ -544,8 +544,25 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     if own && seg.kw.is_none() {
         keyword = words[seg.word..seg.word + seg.len].join(" ");
     }
+    // "I need a little more time ... Push it back a month please": of several sayings of
+    // the delay, the one that names its amount.
     let (when, bare) = if f.action == Action::Delay {
-        amount::amount(words, clauses, f.clause, f.seg, today, &Rules(rules))
+        let amount_of =
+            |g: &Found| amount::amount(words, clauses, g.clause, g.seg, today, &Rules(rules));
+        let first = amount_of(f);
+        let vague = |a: &(Option<super::When>, Option<u32>)| {
+            a.1.is_none() && matches!(a.0, None | Some(super::When::Vague))
+        };
+        if vague(&first) {
+            found
+                .iter()
+                .filter(|g| g.action == Action::Delay && (g.clause, g.seg) != (f.clause, f.seg))
+                .map(amount_of)
+                .find(|a| !vague(a))
+                .unwrap_or(first)
+        } else {
+            first
+        }
     } else {
         (None, None)
     };

@@ -117,7 +117,27 @@ fn day_number_at(words: &[&str], i: usize) -> Option<(i8, usize)> {
     if let Some(o) = ordinal(w) {
         return Some((o as i8, 1));
     }
-    None
+    // A day said in words: "au vingt-deux mars", "vingt et un", "jusqu'au vingt", "el
+    // quince de abril"; never an article ("un", "a").
+    if matches!(w, "un" | "une" | "uno" | "una" | "a" | "an" | "one") {
+        return None;
+    }
+    let n = cardinal(w).filter(|n| (1..=31).contains(n))?;
+    if n == 20 || n == 30 {
+        let (k, and) = match words.get(i + 1) {
+            Some(&"et") | Some(&"y") | Some(&"and") => (i + 2, 1),
+            _ => (i + 1, 0),
+        };
+        if let Some(u) = words
+            .get(k)
+            .and_then(|w| cardinal(w))
+            .filter(|u| (1..=9).contains(u) && n + u <= 31)
+            .or_else(|| matches!(words.get(k), Some(&"un")).then_some(1))
+        {
+            return Some(((n + u) as i8, 2 + and));
+        }
+    }
+    Some((n as i8, 1))
 }
 
 /// The Nth weekday of a month (thanksgiving: the 4th Thursday of November).

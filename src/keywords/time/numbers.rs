@@ -207,7 +207,24 @@ pub(super) fn duration_at(words: &[&str], i: usize, extra: &dyn Extra) -> Option
                 n += 0.5;
                 k += h;
             }
-            let Some(u) = unit_at(words, k, extra) else {
+            // "décale de 48h": whole days said in hours.
+            let hours = matches!(
+                words.get(k),
+                Some(&"h") | Some(&"hours") | Some(&"hrs") | Some(&"heures") | Some(&"horas")
+            ) && n >= 24.0
+                && n % 24.0 == 0.0;
+            if hours {
+                n /= 24.0;
+            }
+            // "repoussez d'un moi": "mois" lost its s.
+            let moi = words.get(k) == Some(&"moi")
+                && k >= 2
+                && words[k - 1] == "un"
+                && words[k - 2] == "d";
+            let Some(u) = unit_at(words, k, extra)
+                .or(hours.then_some(1))
+                .or(moi.then_some(30))
+            else {
                 break;
             };
             last_unit = u;
