@@ -40,6 +40,18 @@ pub(super) fn amount(
     if cue_end > cue_start + 1 && matches!(clause_words[cue_end - 1], "a" | "an" | "un" | "une") {
         cue_end -= 1;
     }
+    // "can it come the 19th instead", "livrez le 31 plutôt que samedi": a day of the month
+    // right after the verb (or its pronoun) is the day wished for.
+    let mut k = cue_end;
+    while k < clause_words.len() && k < cue_end + 2 {
+        if let Some((d, _)) = time::day_of_month_at(&clause_words, k, today) {
+            return (Some(When::Until(d)), None);
+        }
+        if !matches!(clause_words[k], "it" | "me" | "la" | "le" | "lo" | "them") {
+            break;
+        }
+        k += 1;
+    }
     let found = time::scan(&clause_words, today, extra);
     // A bare number right after the cue (maybe after "it", "by", "for"): "delay 3".
     for f in &found {

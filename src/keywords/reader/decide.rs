@@ -1,6 +1,6 @@
 //! Across the message: which clause's request wins, and how sure the reading is.
 
-use super::wishes::{asked_back, bare_time_request, send_action, unwanted};
+use super::wishes::{asked_again, asked_back, bare_time_request, send_action, unwanted};
 use super::*;
 
 /// A request found in a clause.
@@ -119,6 +119,16 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
             // A "don't send" yields to a delay said beside it ("no lo mandes el 13, mándalo
             // el 20").
             let mut gives_way = false;
+            // "the new fridge doesn't arrive until the 18th": a fact told, not a "don't send".
+            if is(&seg, Role::Send)
+                && si > 0
+                && matches!(
+                    words[c.segs[si - 1].word],
+                    "doesnt" | "didnt" | "isnt" | "hasnt" | "wasnt" | "wont" | "wouldnt"
+                )
+            {
+                continue;
+            }
             if matches!(seg.role, Some(Role::Send) | Some(Role::NoSend)) {
                 // A "don't send" skip yields to a delay said beside it ("don't deliver, push
                 // it a week").
@@ -523,6 +533,11 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
         // better, can you move it".
         if killed.is_none_or(|r| r == crate::keywords::REASON_NO_MATCH)
             && let Some(r) = bare_time_request(rules, words, clauses, today)
+        {
+            return r;
+        }
+        if killed.is_none_or(|r| r == crate::keywords::REASON_PAST)
+            && let Some(r) = asked_again(rules, words, clauses, today)
         {
             return r;
         }

@@ -166,6 +166,57 @@ fn kept_on(rules: &RuleSet, toks: &[(&str, TokKind)], i: usize) -> bool {
     {
         return true;
     }
+    // "I promise I'll stop over-ordering": the shopper's own habit; "our babysitter quit",
+    // "she quit her job": someone else's news. Not "stop texting me", "I quit".
+    let prev = i.checked_sub(1).map(|p| toks[p].0).unwrap_or("");
+    let next = toks.get(i + 1).map(|t| t.0).unwrap_or("");
+    let next2 = toks.get(i + 2).map(|t| t.0).unwrap_or("");
+    let habit = |w: &str| {
+        w.len() > 5
+            && w.ends_with("ing")
+            && !matches!(
+                w,
+                "texting"
+                    | "messaging"
+                    | "sending"
+                    | "emailing"
+                    | "contacting"
+                    | "calling"
+                    | "bothering"
+                    | "spamming"
+                    | "charging"
+                    | "billing"
+                    | "shipping"
+                    | "everything"
+            )
+    };
+    if word == "stop"
+        && matches!(prev, "ill" | "will" | "to" | "gonna")
+        && (habit(next) || next == "over" && next2.ends_with("ing"))
+    {
+        return true;
+    }
+    if word == "quit"
+        && matches!(
+            prev,
+            "she"
+                | "he"
+                | "they"
+                | "babysitter"
+                | "nanny"
+                | "husband"
+                | "wife"
+                | "boss"
+                | "roommate"
+                | "sitter"
+                | "job"
+                | "car"
+                | "fridge"
+                | "freezer"
+        )
+    {
+        return true;
+    }
     let spanish = matches!(word, "cancelar" | "cancela" | "parar");
     let mut j = i;
     while j > 0 && i - j < 5 {

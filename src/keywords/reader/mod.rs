@@ -268,6 +268,13 @@ fn second_opinion(
             .rev()
             .find(|f| f.bare.is_none())
             .map(|f| f.when)
+            // "could we do the 26th", "can it be the 29th instead of the 13th": else the
+            // first day of the month named.
+            .or_else(|| {
+                (0..words.len())
+                    .find_map(|k| super::time::day_of_month_at(words, k, today))
+                    .map(|(d, _)| When::Until(d))
+            })
     } else {
         None
     };

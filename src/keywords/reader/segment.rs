@@ -26,6 +26,9 @@ fn clause_break(w: &str) -> bool {
             | "mais"
             | "car"
             | "donc"
+            | "faque"
+            | "fak"
+            | "alors"
             | "parce"
             | "sinon"
     )

@@ -145,8 +145,28 @@ pub(super) fn bare_time_request(
     if !rules.enabled(Action::Delay) {
         return None;
     }
-    let segs: Vec<&Seg> = clauses.iter().flat_map(|c| &c.segs).collect();
-    if segs.len() > 9
+    // "the 13th is bad, the 16th works", "Saturday's too soon, can it be later", "the 13th
+    // isn't great, can you do the 17th": the time wished for is in the first clause that
+    // does not turn its time down. A negation there is the turning down.
+    let turned_down = |c: &Clause| {
+        let negated = c.segs.iter().any(|s| is(s, Role::Neg));
+        c.segs.iter().any(|s| {
+            matches!(
+                words[s.word],
+                "bad" | "worse" | "soon" | "early" | "busy" | "away" | "mal" | "pronto" | "tot"
+            ) || negated
+                && matches!(
+                    words[s.word],
+                    "great" | "good" | "work" | "works" | "ideal" | "suit" | "possible" | "doable"
+                )
+        })
+    };
+    let segs: Vec<&Seg> = clauses
+        .iter()
+        .filter(|c| !turned_down(c))
+        .flat_map(|c| &c.segs)
+        .collect();
+    if clauses.iter().map(|c| c.segs.len()).sum::<usize>() > 9
         || segs.iter().any(|s| {
             matches!(
                 s.role,
@@ -163,19 +183,11 @@ pub(super) fn bare_time_request(
     {
         return None;
     }
-    // "the 13th is bad, the 16th works", "Saturday's too soon, can it be later": the time
-    // wished for is in the first clause that does not turn its time down.
-    let turned_down = |c: &Clause| {
-        c.segs.iter().any(|s| {
-            matches!(
-                words[s.word],
-                "bad" | "worse" | "soon" | "early" | "busy" | "away" | "mal" | "pronto" | "tot"
-            )
-        })
-    };
+    // "The 13th doesn't work for us, the 20th does": the contrast is the approval.
+    let contrast = clauses.iter().any(|c| !c.segs.is_empty() && turned_down(c));
     let first = &clauses
         .iter()
-        .find(|c| !c.segs.is_empty() && !turned_down(c))?
+        .find(|c| !c.segs.is_empty() && !turned_down(c) && !c.segs.iter().all(soft))?
         .segs;
     let clause_words: Vec<&str> = first
         .iter()
@@ -224,7 +236,7 @@ pub(super) fn bare_time_request(
     // word of approval (a date said in passing is no wish).
     let when = match f {
         Some(f) => f.when,
-        None if approves(words) => {
+        None if approves(words) || contrast => {
             When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
         }
         None => return None,
@@ -464,4 +476,69 @@ pub(super) fn unwanted(words: &[&str], c: &Clause, today: Date) -> Option<usize>
             || crate::keywords::time::month_number(span[k]) == Some(this_month)
     });
     if this { c.seg_at(refusal) } else { None }
+}
+
+/// A change told, then asked for again: "Last time I pushed it 2 weeks. Same again please",
+/// "what if we pushed it a week? yeah let's do that", "I delayed my sister's box a week, can
+/// you do the same for mine". Only probable: the shop asks first.
+pub(super) fn asked_again(
+    rules: &RuleSet,
+    words: &[&str],
+    clauses: &[Clause],
+    today: Date,
+) -> Option<Reading> {
+    let again = |c: &Clause| {
+        let cw: Vec<&str> = c
+            .segs
+            .iter()
+            .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+            .collect();
+        let said = cw.windows(2).any(|p| matches!(p, ["same", "again"]))
+            || cw.windows(3).any(|p| {
+                matches!(
+                    p,
+                    ["do", "the", "same"]
+                        | ["the", "same", "for"]
+                        | ["lets", "do", "that"]
+                        | ["lets", "do", "it"]
+                        | ["do", "it", "if"]
+                )
+            });
+        // Asked, not told: "same again please", "can you do the same", "let's do that".
+        said && (c.question
+            || matches!(cw.first(), Some(&"lets") | Some(&"do"))
+            || c.segs
+                .iter()
+                .any(|s| matches!(s.role, Some(Role::Request | Role::Polite | Role::Lead))))
+    };
+    let (ci, si, action) = clauses.iter().enumerate().find_map(|(ci, c)| {
+        c.segs.iter().enumerate().find_map(|(si, s)| match s.role {
+            Some(Role::Cue(a @ (Action::Skip | Action::Delay), _, Form::Past)) => Some((ci, si, a)),
+            _ => None,
+        })
+    })?;
+    if !rules.enabled(action)
+        || !clauses[ci + 1..].iter().any(again)
+        || clauses
+            .iter()
+            .flat_map(|c| &c.segs)
+            .any(|s| matches!(s.role, Some(Role::Neg | Role::Hedge | Role::Doubt)))
+    {
+        return None;
+    }
+    let (when, bare) = if action == Action::Delay {
+        super::amount::amount(words, clauses, ci, si, today, &Rules(rules))
+    } else {
+        (None, None)
+    };
+    let (rule, keyword) = rules.report(action, None, None);
+    Some(Reading::Act {
+        action,
+        rule,
+        keyword,
+        when,
+        bare,
+        sure: false,
+        firm: false,
+    })
 }

@@ -360,6 +360,8 @@ pub(super) fn date_preposition(words: &[&str], i: usize) -> Option<(usize, bool,
         // "jusquau 26", typed without the apostrophe.
         ("jusquau", _, _) => (1, false, true),
         ("a", "mediados" | "principios" | "finales" | "fines", _) => (1, false, false),
+        // "pásalo a febrero"
+        ("a", m, _) if month(m).is_some() && m != "mar" => (1, false, false),
         ("a", "la", "primera") => (2, false, false),
         _ => return None,
     })

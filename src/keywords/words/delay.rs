@@ -134,6 +134,14 @@ pub(super) const DELAY: &[(&str, Role)] = &[
     ("moverlo", Cue(Delay, Weak, Base)),
     ("pasalo", Cue(Delay, Weak, Base)),
     ("pasenlo", Cue(Delay, Weak, Base)),
+    // "déjalo para el martes": left for a later day (only with the day: see the judge).
+    ("dejalo", Cue(Delay, Weak, Base)),
+    ("dejala", Cue(Delay, Weak, Base)),
+    ("dejenlo", Cue(Delay, Weak, Base)),
+    ("dejenla", Cue(Delay, Weak, Base)),
+    // "que salga después del 20": the order leaving, a verb of sending.
+    ("salga", Send),
+    ("salgan", Send),
     ("esperar", Cue(Delay, Weak, Base)),
     ("esperen", Cue(Delay, Weak, Base)),
     ("mas tarde", Cue(Delay, Weak, Base)),

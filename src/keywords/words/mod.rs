@@ -128,6 +128,7 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("repouss", FR_ER, Cue(Delay, Strong, Base)),
     ("decal", FR_ER, Cue(Delay, Strong, Base)),
     ("retard", FR_ER, Cue(Delay, Strong, Base)),
+    ("recul", FR_ER, Cue(Delay, Weak, Base)),
     ("saut", FR_ER, Cue(Skip, Strong, Base)),
     ("zapp", FR_ER, Cue(Skip, Strong, Base)),
     ("pouss", FR_ER, Cue(Delay, Weak, Base)),

@@ -163,7 +163,7 @@ pub(super) fn weak_has_argument(
         }
         "hold" | "holding" => object || has_time || particle,
         "move" | "moving" | "moved" | "mover" | "mueve" | "muevelo" | "muevanlo" | "moverlo"
-        | "pasalo" | "pasenlo" | "recorrer" => {
+        | "pasalo" | "pasenlo" | "recorrer" | "dejalo" | "dejala" | "dejenlo" | "dejenla" => {
             // "plz move to the 21st", "lo pueden mover para el 28": to a date, not to a
             // town ("moving to Laval on the 15th").
             let to_date = after.first().is_some_and(|s| {
