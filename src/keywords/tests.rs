@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.8;
+const FROZEN_FLOOR: f64 = 92.9;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -157,14 +157,14 @@ const FROZEN_FALSE_ACTIONS: usize = 4;
 fn dev_split_floor() {
     let floors: [(&str, f64, usize); 9] = [
         ("dev", 97.4, 0),
-        ("dev2", 96.6, 0),
+        ("dev2", 96.7, 0),
         ("dev3", 95.6, 0),
         ("dev4", 95.7, 0),
-        ("dev5", 94.3, 1),
-        ("dev6", 91.8, 4),
-        ("dev7", 93.6, 2),
-        ("dev8", 93.7, 3),
-        ("dev9", 92.2, 3),
+        ("dev5", 94.7, 1),
+        ("dev6", 92.0, 4),
+        ("dev7", 93.7, 2),
+        ("dev8", 94.3, 3),
+        ("dev9", 92.4, 3),
     ];
     // Every development part but the old corpus (which has its own test) has a floor here.
     for (name, _) in super::corpus::DEVELOPMENT
@@ -518,6 +518,56 @@ fn stage2_behaviour() {
             "push it to the 20th... actually the 27th is better",
             "delay@2027-03-27",
         ),
+        // the shopper's own habit, someone else's news; opt-outs stay
+        (
+            "I promise I'll stop over-ordering, push it back a week please",
+            "delay:7",
+        ),
+        ("stop texting me and skip it", "none:opt_out"),
+        ("our nanny quit so skip this one please", "skip"),
+        // a fact told with a negated send is no "don't send"
+        (
+            "the new fridge doesn't arrive until the 18th, could you hold the box till the 22nd",
+            "delay@2027-03-22",
+        ),
+        ("don't send it until the 22nd", "delay@2027-03-22"),
+        (
+            "on a plus de place faque repoussez-la d'une semaine stp",
+            "delay:7",
+        ),
+        // a date turned down, then another; a change told, then asked again
+        (
+            "hi, the 13th isn't great, can you do the 17th",
+            "unsure:delay",
+        ),
+        ("the 13th isn't great", "none:no_match"),
+        (
+            "Last time I pushed it 2 weeks. Same again please",
+            "unsure:delay",
+        ),
+        (
+            "I skipped it last time and the same thing happened",
+            "none:past",
+        ),
+        // left for a day, sent after a day, moved to a month, arriving on a day
+        ("déjalo para el martes", "delay@2027-03-16"),
+        ("déjalo así", "none:no_match"),
+        ("pásalo a febrero", "unsure:delay"),
+        ("can it come the 19th instead", "delay@2027-03-19"),
+        ("pouvez-vous la reculer de deux semaines ?", "delay:14"),
+        // words run together; real words and verbs with endings are not split
+        ("skipthenextone", "unsure:skip"),
+        ("pushitbackaweek", "delay:7"),
+        ("skipper", "none:no_match"),
+        ("retrasaron mi cita al jueves", "none:no_match"),
+        ("I skiped it last month", "none:past"),
+        // the English verb conjugated; "pas ce mois" after a skip; spoken "full stop"
+        ("skippez la boîte de mars", "skip"),
+        ("me lo pueden skipear?", "skip"),
+        ("⏭️ pas ce mois merci", "skip"),
+        ("je la veux pas ce mois-ci", "none:negated"),
+        ("please skip this one full stop", "skip"),
+        ("merci de ne pas expédier la commande du 13", "unsure:skip"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",
             "delay:7",

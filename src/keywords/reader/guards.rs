@@ -79,6 +79,10 @@ pub(super) fn opted_out(rules: &RuleSet, toks: &[(&str, TokKind)]) -> bool {
         // "the end of the month" is a date, not END; "what did I end up setting"; "is it
         // showing on your end?"; "in the end, skip it".
         let prev = i.checked_sub(1).map(|p| toks[p].0).unwrap_or("");
+        // "... for me full stop": voice-to-text's punctuation.
+        if *w == "stop" && prev == "full" {
+            continue;
+        }
         if *w == "end"
             && (matches!(next, "of" | "up")
                 || i >= 2

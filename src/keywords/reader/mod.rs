@@ -205,6 +205,20 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
             i += used;
             continue;
         }
+        // "skipnext", "pushitbackaweek": words typed without their spaces.
+        let (w, kind) = toks[i];
+        if kind == TokKind::Word
+            && w.len() >= 6
+            && vocab::entry(w).is_none()
+            && rules.lex.lookup(w).is_none()
+            && vocab::fixed_typo(w).is_none()
+            && vocab::correct_unknown(w, false).is_none()
+            && let Some(pieces) = vocab::split_run_together(w, |p| rules.lex.lookup(p).is_some())
+        {
+            words.extend(pieces.into_iter().map(|(a, b)| (&w[a..b], TokKind::Word)));
+            i += 1;
+            continue;
+        }
         words.push(toks[i]);
         i += 1;
     }

@@ -233,3 +233,54 @@ fn same_meaning(v: &Vocab, a: &str, b: &str) -> bool {
         _ => false,
     }
 }
+
+/// Words typed without spaces ("skipnext", "pushitbackaweek", "SKIPTHENEXTONE"): the byte
+/// ranges of the known words they are made of, in the fewest pieces, when the first is a
+/// cue word and every piece is known (one letter only as "a"). `known` says whether a
+/// piece is known beyond the built-in vocabulary (the rule files).
+pub(super) fn split_run_together(
+    w: &str,
+    known: impl Fn(&str) -> bool,
+) -> Option<Vec<(usize, usize)>> {
+    let n = w.len();
+    if !(6..=30).contains(&n) || !w.bytes().all(|b| b.is_ascii_lowercase()) || is_real(w) {
+        return None;
+    }
+    let is_known = |p: &str| (p.len() >= 2 || p == "a") && (entry(p).is_some() || known(p));
+    // best[i]: the fewest pieces covering w[..i], and where the last one starts.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+    best[0] = Some((0, 0));
+    for end in 1..=n {
+        for start in end.saturating_sub(12)..end {
+            let Some((count, _)) = best[start] else {
+                continue;
+            };
+            let piece = &w[start..end];
+            // English cue words only: "retrasaron", "esperense" are verbs with endings.
+            let ok = if start == 0 {
+                matches!(
+                    piece,
+                    "skip" | "push" | "delay" | "hold" | "move" | "pause" | "postpone" | "undo"
+                )
+            } else {
+                is_known(piece)
+            };
+            if ok && best[end].is_none_or(|(c, _)| count + 1 < c) {
+                best[end] = Some((count + 1, start));
+            }
+        }
+    }
+    let (count, _) = best[n]?;
+    if count < 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count);
+    let mut end = n;
+    while end > 0 {
+        let (_, start) = best[end]?;
+        out.push((start, end));
+        end = start;
+    }
+    out.reverse();
+    Some(out)
+}

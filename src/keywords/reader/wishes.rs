@@ -50,7 +50,8 @@ pub(super) fn send_action(
     // not "the movers can only come on the 25th".
     if c.segs[si].role == Some(Role::Send) {
         let before = &c.segs[..si];
-        let about_order = before.iter().all(soft)
+        // "que salga después del 20": the subjunctive's "que" asks.
+        let about_order = before.iter().all(|s| soft(s) || words[s.word] == "que")
             || before.iter().rev().take(3).any(|s| {
                 judge::order_word(words[s.word])
                     || matches!(words[s.word], "you" | "u" | "it" | "elle" | "ella" | "il")
@@ -163,10 +164,10 @@ pub(super) fn bare_time_request(
     };
     let segs: Vec<&Seg> = clauses
         .iter()
-        .filter(|c| !turned_down(c))
+        .filter(|c| !turned_down(c) && !c.segs.iter().all(soft))
         .flat_map(|c| &c.segs)
         .collect();
-    if clauses.iter().map(|c| c.segs.len()).sum::<usize>() > 9
+    if segs.len() > 9
         || segs.iter().any(|s| {
             matches!(
                 s.role,
@@ -185,6 +186,13 @@ pub(super) fn bare_time_request(
     }
     // "The 13th doesn't work for us, the 20th does": the contrast is the approval.
     let contrast = clauses.iter().any(|c| !c.segs.is_empty() && turned_down(c));
+    // Approval said outside what was turned down ("the 13th isn't great" approves nothing).
+    let kept: Vec<&str> = clauses
+        .iter()
+        .filter(|c| !turned_down(c))
+        .flat_map(|c| &c.segs)
+        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
+        .collect();
     let first = &clauses
         .iter()
         .find(|c| !c.segs.is_empty() && !turned_down(c) && !c.segs.iter().all(soft))?
@@ -236,7 +244,7 @@ pub(super) fn bare_time_request(
     // word of approval (a date said in passing is no wish).
     let when = match f {
         Some(f) => f.when,
-        None if approves(words) || contrast => {
+        None if approves(&kept) || contrast => {
             When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
         }
         None => return None,
@@ -250,7 +258,7 @@ pub(super) fn bare_time_request(
     if matches!(when, When::Vague) && !later {
         return None;
     }
-    let approving = approves(words);
+    let approving = approves(&kept);
     let (rule, keyword) = rules.report(Action::Delay, None, None);
     Some(Reading::Act {
         action: Action::Delay,

@@ -121,6 +121,7 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("aguant", ES_AR, Cue(Delay, Weak, Base)),
     ("pushe", ES_AR, Cue(Delay, Weak, Base)),
     ("posterg", ES_AR, Cue(Delay, Strong, Base)),
+    ("skipe", ES_ANGLO, Cue(Skip, Strong, Base)),
     ("mand", ES_AR, Send),
     ("envi", ES_AR, Send),
     // French -er verbs
@@ -131,6 +132,8 @@ const VERB_STEMS: &[(&str, &[&str], Role)] = &[
     ("recul", FR_ER, Cue(Delay, Weak, Base)),
     ("saut", FR_ER, Cue(Skip, Strong, Base)),
     ("zapp", FR_ER, Cue(Skip, Strong, Base)),
+    // "skippez la boîte de mars", "me lo pueden skipear?": the English verb, conjugated.
+    ("skipp", FR_ANGLO, Cue(Skip, Strong, Base)),
     ("pouss", FR_ER, Cue(Delay, Weak, Base)),
     ("push", FR_ER, Cue(Delay, Weak, Base)),
     ("envoy", FR_ER, Send),
@@ -152,6 +155,13 @@ const ES_QU: &[&str] = &["e", "en", "enla", "enlo", "enlos", "ela", "elo", "emos
 const ES_PONER: &[&str] = &[
     "an", "anlo", "anla", "anlos", "anlas", "a", "alo", "ala", "amos",
 ];
+/// An English verb conjugated in Spanish ("skipear", "skipéenla"): not the forms one letter
+/// from its English ones ("skipea" and "skiped").
+const ES_ANGLO: &[&str] = &[
+    "ar", "arlo", "arla", "en", "enlo", "enla", "alo", "ala", "ame", "enme", "amela", "enmela",
+];
+/// An English verb conjugated in French: not the forms that are English words ("skipper").
+const FR_ANGLO: &[&str] = &["ez", "ons", "e"];
 const FR_ER: &[&str] = &[
     "er", "ez", "e", "es", "ons", "ent", "erai", "erais", "eriez",
 ];

@@ -107,6 +107,13 @@ pub(super) const SKIP: &[(&str, Role)] = &[
     ("no este mes", Cue(Skip, Weak, Base)),
     ("esta vez no", Cue(Skip, Weak, Base)),
     ("no lo envien", NoSend),
+    // "que no venga este mes", "no mandar este mes", "merci de ne pas expédier"
+    ("no venga", NoSend),
+    ("no vengan", NoSend),
+    ("no mandar", NoSend),
+    ("no enviar", NoSend),
+    ("ne pas expedier", NoSend),
+    ("ne pas livrer", NoSend),
     ("no lo manden", NoSend),
     ("no enviarme", NoSend),
     ("no mandarme", NoSend),

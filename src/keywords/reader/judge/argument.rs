@@ -97,7 +97,16 @@ pub(super) fn weak_has_argument(
                 || determiner(words[s.word])
                 || matches!(
                     words[s.word],
-                    "esta" | "este" | "esa" | "ese" | "cette" | "ce"
+                    "esta"
+                        | "este"
+                        | "esa"
+                        | "ese"
+                        | "cette"
+                        | "ce"
+                        | "time"
+                        | "vez"
+                        | "fois"
+                        | "que"
                 )
         }) || asked
             || before
@@ -169,7 +178,7 @@ pub(super) fn weak_has_argument(
             let to_date = after.first().is_some_and(|s| {
                 matches!(
                     words[s.word],
-                    "to" | "til" | "till" | "until" | "para" | "pal" | "al" | "au" | "jusqu"
+                    "to" | "til" | "till" | "until" | "para" | "pal" | "al" | "au" | "jusqu" | "a"
                 )
             }) && times_after(words, c, si, today, rules)
                 .iter()

@@ -106,7 +106,11 @@ pub(super) fn judge(
     {
         k += 1;
     }
-    if after.get(k).is_some_and(|s| words[s.word] == "pas") {
+    // Not "⏭️ pas ce mois": a phrase of its own that begins with "pas".
+    if after
+        .get(k)
+        .is_some_and(|s| words[s.word] == "pas" && (s.len == 1 || action != Action::Skip))
+    {
         return Verdict::Not(REASON_NEGATED);
     }
     // "esta vez no la voy a saltar": a phrase ending in "no" negates the verb after it; the

@@ -126,6 +126,10 @@ pub(super) fn object_is_not_the_order(
     {
         return false;
     }
+    // "skip this won please": voice-to-text's "one".
+    if w == "won" && k > 0 {
+        return false;
+    }
     // "on saute celle-ci", "salta esta": a pronoun for the order.
     if matches!(
         w,
@@ -159,6 +163,7 @@ pub(super) fn object_is_not_the_order(
                 | "pleaseee"
                 | "xx"
                 | "x"
+                | "po"
         )
     {
         return false;
