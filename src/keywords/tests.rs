@@ -568,6 +568,9 @@ fn stage2_behaviour() {
         ("je la veux pas ce mois-ci", "none:negated"),
         ("please skip this one full stop", "skip"),
         ("merci de ne pas expédier la commande du 13", "unsure:skip"),
+        // a no that opens the message takes back the change; "no quiero" negates
+        ("non finalement envoyez-la comme prévu", "unsure:undo"),
+        ("no quiero undo", "none:negated"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",
             "delay:7",

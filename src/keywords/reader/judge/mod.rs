@@ -79,9 +79,28 @@ pub(super) fn judge(
     // "don't skip the line" is a negated skip too, and so takes back a skip beside it.
     // Not a negation of the cue: "nah skip", "no thx, skip it" (the box refused, then the
     // request), "wait no undo" (a correction).
+    // "non finalement envoyez-la comme prévu", "no no no, mándalo como siempre": a no that
+    // opens the message takes back the change, which is what an undo asks.
+    let retracting = |k: usize| {
+        action == Action::Undo
+            && matches!(words[segs[k].word], "no" | "non" | "noo" | "nooo" | "nope" | "nah")
+            // An interjection, not "no quiero": a verb or the cue right after it negates.
+            && k + 1 < si
+            && segs
+                .get(k + 1)
+                .is_some_and(|n| n.role.is_none() || is(n, Role::Neg) && words[n.word] == words[segs[k].word])
+            && segs[..k].iter().all(|s| {
+                soft(s)
+                    || matches!(
+                        words[s.word],
+                        "ah" | "oh" | "wait" | "no" | "non" | "finalement" | "actually" | "final"
+                    )
+            })
+    };
     let refusing = |k: usize| {
         let s = &segs[k];
-        matches!(words[s.word], "nah" | "nope")
+        retracting(k)
+            || matches!(words[s.word], "nah" | "nope")
             || words[s.word] == "no"
                 && (segs.get(k + 1).is_some_and(|n| is(n, Role::Polite))
                     || k > 0 && words[segs[k - 1].word] == "wait"
