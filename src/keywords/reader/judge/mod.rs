@@ -88,7 +88,11 @@ pub(super) fn judge(
             && k + 1 < si
             && segs
                 .get(k + 1)
-                .is_some_and(|n| n.role.is_none() || is(n, Role::Neg) && words[n.word] == words[segs[k].word])
+                .is_some_and(|n| {
+                    n.role.is_none()
+                        || is(n, Role::Lead)
+                        || is(n, Role::Neg) && words[n.word] == words[segs[k].word]
+                })
             && segs[..k].iter().all(|s| {
                 soft(s)
                     || matches!(
