@@ -146,7 +146,7 @@ fn frozen_test_split() {
 /// only ever raised. The false actions may go up only in a commit that says so and why
 /// (once so far: 27 -> 28, for +0.5% read right on val; then the model's veto took them to
 /// 7); they are never searched line by line, since the split is measured, not read.
-const FROZEN_FLOOR: f64 = 92.9;
+const FROZEN_FLOOR: f64 = 93.0;
 const FROZEN_FALSE_ACTIONS: usize = 4;
 
 /// The development splits, the replies the rules were tuned on and the model trained on:
@@ -571,6 +571,12 @@ fn stage2_behaviour() {
         // a no that opens the message takes back the change; "no quiero" negates
         ("non finalement envoyez-la comme prévu", "unsure:undo"),
         ("no quiero undo", "none:negated"),
+        // asking how and what a word means; a person on the line; "is there" a human
+        ("How does one delay an order by text?", "help"),
+        ("does DELAY 2 mean 2 weeks or 2 days??", "unsure:help"),
+        ("hello is there a real person on this line", "help"),
+        ("is there a human I can talk to", "help"),
+        ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",
             "delay:7",

@@ -159,7 +159,12 @@ pub(super) fn judge(
     }
     // Another sense of the word: "skip the line", "skipped breakfast", "Skip says hi",
     // "help me decide", "my flight got delayed".
-    if after.iter().take(3).any(|s| is(s, Role::Sense)) {
+    // Not "a real person on this line": a line to call is what help is about.
+    if after
+        .iter()
+        .take(3)
+        .any(|s| is(s, Role::Sense) && !(action == Action::Help && words[s.word] == "line"))
+    {
         return Verdict::Not(REASON_OTHER_SENSE);
     }
     // "can the driver wait 5 min", "hold it 2 hours": minutes and hours are a wait at the
@@ -361,11 +366,13 @@ pub(super) fn judge(
     if form == Form::Past && !asks_for_participle(words, before) && !pleaded {
         return Verdict::Not(REASON_PAST);
     }
+    // "How does one delay ...?", "does DELAY 2 mean ...": "does" asks in the present.
+    let past_aux = |s: &Seg| is(s, Role::Did) && !matches!(words[s.word], "does" | "do");
     if before
         .iter()
         .rev()
         .take(3)
-        .any(|s| is(s, Role::PastMark) || is(s, Role::Did))
+        .any(|s| is(s, Role::PastMark) || past_aux(s))
         || after.iter().take(4).any(|s| {
             is(s, Role::PastMark) && matches!(words[s.word], "yesterday" | "last" | "hier")
         })
@@ -458,9 +465,10 @@ pub(super) fn judge(
     }
     // "can I push it back more than once?", "what's the latest I can push it to?", "can I
     // skip by text or do I have to log in": about the rules of the service.
-    let by_text = segs
-        .windows(2)
-        .any(|p| words[p[0].word] == "by" && matches!(words[p[1].word], "text" | "sms" | "phone"));
+    let by_text = segs.windows(2).any(|p| {
+        matches!(words[p[0].word], "by" | "thru" | "through" | "via" | "over")
+            && matches!(words[p[1].word], "text" | "sms" | "phone")
+    });
     let service = segs.iter().any(|s| {
         matches!(
             words[s.word],
@@ -475,6 +483,15 @@ pub(super) fn judge(
                 "can" | "do" | "could" | "puedo" | "peux" | "how"
             )
         })
+    {
+        return Verdict::HowTo;
+    }
+    // "does DELAY 2 mean 2 weeks or 2 days?", "what does skip mean": asks what it means.
+    if c.question
+        && after
+            .iter()
+            .take(3)
+            .any(|s| matches!(words[s.word], "mean" | "means"))
     {
         return Verdict::HowTo;
     }
@@ -598,6 +615,7 @@ pub(super) fn judge(
                     | "c"
                     | "any"
                     | "need"
+                    | "there"
                     | "want"
                     | "show"
                     | "send"
@@ -626,6 +644,18 @@ pub(super) fn judge(
         return Verdict::Request { sure: true };
     }
 
+    // "¿Cómo lo retraso?", "how do I push it": asks how, whatever the cue's argument.
+    if strength == Strength::Weak
+        && c.question
+        && matches!(action, Action::Skip | Action::Delay)
+        && before
+            .iter()
+            .rev()
+            .take(3)
+            .any(|s| is(s, Role::How) && words[s.word] != "how" || is(s, Role::HowTo))
+    {
+        return Verdict::HowTo;
+    }
     // A weak cue needs its argument: "hold IT", "push it BACK", "wait 2 WEEKS", "later PLEASE".
     if strength == Strength::Weak && !weak_has_argument(words, c, si, today, rules) {
         return Verdict::Not(REASON_NO_MATCH);
