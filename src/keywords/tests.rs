@@ -576,6 +576,11 @@ fn stage2_behaviour() {
         ("does DELAY 2 mean 2 weeks or 2 days??", "unsure:help"),
         ("hello is there a real person on this line", "help"),
         ("is there a human I can talk to", "help"),
+        // status asked in other words
+        ("are you still sending the 13th?", "status"),
+        ("why are you still sending these", "none:no_match"),
+        ("what have I got scheduled", "status"),
+        ("so what's happening with my order now", "status"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

@@ -213,7 +213,9 @@ pub(super) fn date_at_with(
         ("fin", "du", "mois", _) | ("fin", "de", "mois", _) => {
             return Some((today.last_of_month(), 3));
         }
-        ("tomorrow" | "manana" | "demain", _, _, _) => return Some((today.tomorrow().ok()?, 1)),
+        ("tomorrow" | "tmrw" | "tmr" | "tmw" | "tomoz" | "manana" | "demain", _, _, _) => {
+            return Some((today.tomorrow().ok()?, 1));
+        }
         _ => {}
     }
     // "mid april", "end of april", "early april", "first week of april", "beginning of april"
