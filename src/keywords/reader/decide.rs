@@ -599,8 +599,12 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 .iter()
                 .any(|w| matches!(*w, "love" | "like" | "want" | "wanted"))
     });
+    // "Delay it a week please. Actually ... maybe skip it altogether?": another change
+    // weighed beside it; the shopper is torn, so the shop asks.
+    let torn = is_change(&f.action) && hedged.iter().any(|h| is_change(h) && *h != f.action);
     let sure = !also_asked
         && !wish_but
+        && !torn
         && found
             .iter()
             .filter(|g| g.action == f.action)

@@ -142,6 +142,11 @@ pub(super) const NOT_REQUESTS: &[(&str, Role)] = &[
     ("quiza", Hedge),
     ("a lo mejor", Hedge),
     ("puede que", Hedge),
+    // "Es posible que la semana que viene te pida retrasarlo": a possibility, not "¿es
+    // posible retrasarlo?".
+    ("es posible que", Hedge),
+    ("il se peut que", Hedge),
+    ("il se peut qu", Hedge),
     ("no se si", Hedge),
     ("peut etre", Hedge),
     ("possiblement", Hedge),
