@@ -209,6 +209,7 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
         let (w, kind) = toks[i];
         if kind == TokKind::Word
             && w.len() >= 6
+            && vocab::starts_with_split_cue(w)
             && vocab::entry(w).is_none()
             && rules.lex.lookup(w).is_none()
             && vocab::fixed_typo(w).is_none()

@@ -234,6 +234,17 @@ fn same_meaning(v: &Vocab, a: &str, b: &str) -> bool {
     }
 }
 
+/// The cue words a run-together word may start with: English ones only ("retrasaron",
+/// "esperense" are verbs with endings).
+const SPLIT_CUES: [&str; 8] = [
+    "skip", "push", "delay", "hold", "move", "pause", "postpone", "undo",
+];
+
+/// Whether `w` starts with a word [`split_run_together`] may split off (cheap, first).
+pub(super) fn starts_with_split_cue(w: &str) -> bool {
+    SPLIT_CUES.iter().any(|c| w.starts_with(c))
+}
+
 /// Words typed without spaces ("skipnext", "pushitbackaweek", "SKIPTHENEXTONE"): the byte
 /// ranges of the known words they are made of, in the fewest pieces, when the first is a
 /// cue word and every piece is known (one letter only as "a"). `known` says whether a
@@ -256,12 +267,8 @@ pub(super) fn split_run_together(
                 continue;
             };
             let piece = &w[start..end];
-            // English cue words only: "retrasaron", "esperense" are verbs with endings.
             let ok = if start == 0 {
-                matches!(
-                    piece,
-                    "skip" | "push" | "delay" | "hold" | "move" | "pause" | "postpone" | "undo"
-                )
+                SPLIT_CUES.contains(&piece)
             } else {
                 is_known(piece)
             };
