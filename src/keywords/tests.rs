@@ -595,6 +595,10 @@ fn stage2_behaviour() {
             "none:hedged",
         ),
         ("¿Es posible retrasarlo una semana?", "delay:7"),
+        // "need" asks; "don't need" does not
+        ("need more time before the next one", "delay:14"),
+        ("we don't need more time, thanks", "none:negated"),
+        ("not quite yet 🙏", "unsure:delay"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

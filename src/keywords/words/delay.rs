@@ -85,6 +85,7 @@ pub(super) const DELAY: &[(&str, Role)] = &[
     ("a bit later", Cue(Delay, Strong, Base)),
     ("later", Cue(Delay, Weak, Base)),
     ("not yet", Cue(Delay, Weak, Base)),
+    ("not quite yet", Cue(Delay, Weak, Base)),
     ("hang onto it", Cue(Delay, Strong, Base)),
     ("hang on to it", Cue(Delay, Strong, Base)),
     ("hang onto the next", Cue(Delay, Strong, Base)),

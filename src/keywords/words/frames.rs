@@ -71,6 +71,9 @@ pub(super) const FRAMES: &[(&str, Role)] = &[
     ("i need to", Request),
     ("we need to", Request),
     ("need to", Request),
+    // "need more time before the next one", "I'm gonna need you to hang onto it"
+    ("need", Request),
+    ("need you to", Request),
     ("have to", Request),
     ("gotta", Request),
     ("going to", Request),
