@@ -599,6 +599,13 @@ fn stage2_behaviour() {
         ("need more time before the next one", "delay:14"),
         ("we don't need more time, thanks", "none:negated"),
         ("not quite yet 🙏", "unsure:delay"),
+        // the change an undo is about; "put back" with "like before" is the undo
+        (
+            "The delay I asked before, please remove it, send as planned",
+            "undo",
+        ),
+        ("skip it or the delay, whichever", "none:conflict"),
+        ("oh no wrong, put back like before", "unsure:undo"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

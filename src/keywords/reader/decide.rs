@@ -86,6 +86,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     });
     let mut found: Vec<Found> = Vec::new();
     let mut mentioned: Vec<Action> = Vec::new();
+    let mut named: Vec<Action> = Vec::new();
     let mut negated: Vec<Action> = Vec::new();
     let mut fresh_no = false;
     let mut hedged: Vec<Action> = Vec::new();
@@ -147,6 +148,17 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                     Some((a, _)) => seg.role = Some(Role::Cue(a, Strength::Strong, Form::Base)),
                     None => continue,
                 }
+            }
+            // "put back like before", "set it back how it was": an undo said with "back".
+            if matches!(seg.role, Some(Role::Cue(Action::Delay, ..)))
+                && matches!(words[seg.word], "put" | "set")
+                && words[seg.word + seg.len - 1] == "back"
+                && c.segs[si + 1..]
+                    .iter()
+                    .take(2)
+                    .any(|n| matches!(n.role, Some(Role::Cue(Action::Undo, ..))))
+            {
+                continue;
             }
             // "put it back to the 30th", "set it back 12 days": a delay, not an undo.
             if matches!(seg.role, Some(Role::Cue(Action::Undo, ..)))
@@ -224,6 +236,15 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
                 Verdict::Mention
                     if action == Action::Undo
                         && (strength == Strength::Weak || reassures(words, c, si)) => {}
+                // "The delay I asked before, please remove it, send as planned": a change
+                // named as a thing is what an undo beside it is about.
+                Verdict::Mention
+                    if si > 0
+                        && matches!(words[c.segs[si - 1].word], "the" | "that" | "my")
+                        && matches!(action, Action::Skip | Action::Delay) =>
+                {
+                    named.push(action)
+                }
                 Verdict::Mention => mentioned.push(action),
                 // "don't skip it after all", "finalement ne la sautez pas", "changed my
                 // mind, don't delay it": a change taken back is an undo, only probable (it
@@ -470,6 +491,9 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     });
     if fresh_no {
         found.retain(|f| !(f.action == Action::Undo && f.strength == Strength::Weak));
+    }
+    if !found.iter().any(|f| f.action == Action::Undo) {
+        mentioned.append(&mut named);
     }
     let mut asked: Vec<Action> = found.iter().map(|f| f.action).filter(is_change).collect();
     let mut requested = asked.clone();
