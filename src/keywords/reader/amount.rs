@@ -109,6 +109,31 @@ pub(super) fn amount(
     (correction(words, clauses, ci, extra, today, None), None)
 }
 
+/// "I need a little more time ... Push it back a month please": of several sayings of the
+/// delay (`first` and `others`, as clause and segment), the amount of the first that names
+/// one, else the first's.
+pub(super) fn amount_of_sayings(
+    words: &[&str],
+    clauses: &[Clause],
+    first: (usize, usize),
+    others: &[(usize, usize)],
+    today: Date,
+    extra: &dyn Extra,
+) -> (Option<When>, Option<u32>) {
+    let of = |(ci, si): (usize, usize)| amount(words, clauses, ci, si, today, extra);
+    let vague =
+        |a: &(Option<When>, Option<u32>)| a.1.is_none() && matches!(a.0, None | Some(When::Vague));
+    let said = of(first);
+    if !vague(&said) {
+        return said;
+    }
+    others
+        .iter()
+        .map(|o| of(*o))
+        .find(|a| !vague(a))
+        .unwrap_or(said)
+}
+
 /// The amount a clause says, when it says nothing else but courtesy: "3 weeks", "like April
 /// 1st", "d'une semaine", "début avril plutôt", "hasta el 20".
 fn only_amount(words: &[&str], c: &Clause, today: Date, extra: &dyn Extra) -> Option<When> {

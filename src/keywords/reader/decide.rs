@@ -1,5 +1,6 @@
 //! Across the message: which clause's request wins, and how sure the reading is.
 
+use super::doubt::undecided;
 use super::wishes::{asked_again, asked_back, bare_time_request, send_action, unwanted};
 use super::*;
 
@@ -358,59 +359,7 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     {
         return Reading::Nothing(crate::keywords::REASON_NO_MATCH);
     }
-    // "let me think", "idk": nothing is decided, whatever else the message says; unless
-    // the doubt is about a later order ("skip March, I'll decide about April later").
-    let about_later = |c: &Clause, k: usize| {
-        c.segs
-            .get(k + 1)
-            .is_some_and(|n| matches!(words[n.word], "about" | "on"))
-            && c.segs.iter().skip(k + 2).take(3).any(|n| {
-                crate::keywords::time::month_number(words[n.word]).is_some()
-                    || matches!(words[n.word], "ones" | "rest" | "future" | "others")
-            })
-    };
-    // Nor is a doubt about how long or until when ("not sure exactly how long yet", "no sé
-    // ni qué día es"), or one said between a delay and its amount ("pospónganlo, no sé, unas
-    // semanas"): the shopper is unsure of the amount, not of the change.
-    let about_amount = |ci: usize, k: usize| {
-        let c = &clauses[ci];
-        let wh = c
-            .segs
-            .iter()
-            .skip(k + 1)
-            .skip_while(|n| matches!(words[n.word], "exactly" | "ni" | "even" | "yet" | "about"))
-            .take(2)
-            .map(|n| (n, words[n.word]))
-            .collect::<Vec<_>>();
-        let asks_time = match wh.as_slice() {
-            [(h, _), (_, "long" | "much"), ..] if is(h, Role::How) => true,
-            [(w, _), ..] if is(w, Role::When) => true,
-            [
-                (_, "cuanto" | "cuantos" | "cuantas" | "combien" | "when" | "cuando"),
-                ..,
-            ] => true,
-            _ => false,
-        };
-        let between = c.segs.len() == 1
-            && ci > 0
-            && clauses[ci - 1]
-                .segs
-                .iter()
-                .any(|s| matches!(s.role, Some(Role::Cue(Action::Delay, ..))))
-            && clauses.get(ci + 1).is_some_and(|n| {
-                n.segs
-                    .iter()
-                    .take(3)
-                    .any(|s| crate::keywords::time::is_time_word(words[s.word]))
-            });
-        asks_time || between
-    };
-    if clauses.iter().enumerate().any(|(ci, c)| {
-        c.segs
-            .iter()
-            .enumerate()
-            .any(|(k, s)| is(s, Role::Doubt) && !about_later(c, k) && !about_amount(ci, k))
-    }) {
+    if undecided(words, clauses) {
         found.retain(|f| matches!(f.action, Action::Help | Action::Status));
         if found.is_empty() {
             return Reading::Nothing(crate::keywords::REASON_HEDGED);
@@ -583,25 +532,20 @@ pub(super) fn decide(rules: &RuleSet, words: &[&str], clauses: &[Clause], today:
     if own && seg.kw.is_none() {
         keyword = words[seg.word..seg.word + seg.len].join(" ");
     }
-    // "I need a little more time ... Push it back a month please": of several sayings of
-    // the delay, the one that names its amount.
     let (when, bare) = if f.action == Action::Delay {
-        let amount_of =
-            |g: &Found| amount::amount(words, clauses, g.clause, g.seg, today, &Rules(rules));
-        let first = amount_of(f);
-        let vague = |a: &(Option<super::When>, Option<u32>)| {
-            a.1.is_none() && matches!(a.0, None | Some(super::When::Vague))
-        };
-        if vague(&first) {
-            found
-                .iter()
-                .filter(|g| g.action == Action::Delay && (g.clause, g.seg) != (f.clause, f.seg))
-                .map(amount_of)
-                .find(|a| !vague(a))
-                .unwrap_or(first)
-        } else {
-            first
-        }
+        let others: Vec<(usize, usize)> = found
+            .iter()
+            .filter(|g| g.action == Action::Delay && (g.clause, g.seg) != (f.clause, f.seg))
+            .map(|g| (g.clause, g.seg))
+            .collect();
+        amount::amount_of_sayings(
+            words,
+            clauses,
+            (f.clause, f.seg),
+            &others,
+            today,
+            &Rules(rules),
+        )
     } else {
         (None, None)
     };

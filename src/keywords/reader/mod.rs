@@ -20,6 +20,7 @@
 
 mod amount;
 mod decide;
+mod doubt;
 mod guards;
 mod segment;
 mod wishes;

@@ -6,6 +6,7 @@ use super::super::{Clause, Seg};
 use super::is_time_word;
 use super::senses::{determiner, order_word};
 use super::{is, soft};
+use crate::domain::Action;
 
 /// A how-to phrase that asks about the service: "how do I skip?", "how do these texts
 /// work", "how do I change my order" (not "how do I store the greens").
@@ -175,8 +176,7 @@ pub(in super::super) fn service_question(words: &[&str], c: &Clause) -> Option<u
             .iter()
             .any(|s| is(s, Role::Neg) && !matches!(w(s), "no" | "pas" | "ne" | "n"))
         || segs.iter().any(|s| {
-            matches!(s.role, Some(Role::Cue(a, ..)) if a != crate::domain::Action::Help)
-                || is(s, Role::Why)
+            matches!(s.role, Some(Role::Cue(a, ..)) if a != Action::Help) || is(s, Role::Why)
         })
     {
         return None;
@@ -472,4 +472,31 @@ pub(in super::super) fn reply_question(words: &[&str], c: &Clause) -> Option<usi
                     .is_some_and(|n| matches!(*n, "you" | "u" | "them"))
         })
         .and_then(seg_of)
+}
+
+/// A question about what a cue means or what will be possible later, answered by HELP:
+/// "does DELAY 2 mean 2 weeks or 2 days?", "can I undo a skip later if I change my mind?".
+pub(super) fn asks_meaning_or_later(
+    words: &[&str],
+    c: &Clause,
+    before: &[Seg],
+    after: &[Seg],
+    action: Action,
+) -> bool {
+    if !c.question {
+        return false;
+    }
+    let means = after
+        .iter()
+        .take(3)
+        .any(|s| matches!(words[s.word], "mean" | "means"));
+    let later = action != Action::Delay
+        && before.iter().any(|s| {
+            matches!(words[s.word], "can" | "could")
+                && matches!(words.get(s.word + 1), Some(&"i") | Some(&"we"))
+        })
+        && after
+            .iter()
+            .any(|s| matches!(words[s.word], "later" | "anytime" | "afterwards"));
+    means || later
 }

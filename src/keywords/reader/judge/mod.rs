@@ -486,26 +486,7 @@ pub(super) fn judge(
     {
         return Verdict::HowTo;
     }
-    // "does DELAY 2 mean 2 weeks or 2 days?", "what does skip mean": asks what it means.
-    if c.question
-        && after
-            .iter()
-            .take(3)
-            .any(|s| matches!(words[s.word], "mean" | "means"))
-    {
-        return Verdict::HowTo;
-    }
-    // "can I undo a skip later if I change my mind?": asks what will be possible.
-    if c.question
-        && action != Action::Delay
-        && before.iter().any(|s| {
-            matches!(words[s.word], "can" | "could")
-                && matches!(words.get(s.word + 1), Some(&"i") | Some(&"we"))
-        })
-        && after
-            .iter()
-            .any(|s| matches!(words[s.word], "later" | "anytime" | "afterwards"))
-    {
+    if help::asks_meaning_or_later(words, c, before, after, action) {
         return Verdict::HowTo;
     }
     // A negation before the cue, unless "please" takes it back. A negative phrase is not
