@@ -168,6 +168,20 @@ fn only_amount(words: &[&str], c: &Clause, today: Date, extra: &dyn Extra) -> Op
                             | "a"
                             | "jusqu"
                             | "hasta"
+                            // "1 week not 2": the amount, then the one it is not
+                            | "not"
+                            // "A week should do it", "two weeks would be fine"
+                            | "should"
+                            | "would"
+                            | "do"
+                            | "it"
+                            | "be"
+                            | "is"
+                            | "fine"
+                            | "enough"
+                            | "works"
+                            | "good"
+                            | "perfect"
                     )
             }
         })
