@@ -613,6 +613,10 @@ fn stage2_behaviour() {
             "delay:7",
         ),
         ("delay it. 3 weeks is too long though", "delay:14"),
+        // idioms of not this time
+        ("nothing this month, we'll pick back up in april", "skip"),
+        ("let's not do this one", "skip"),
+        ("hard pass on this one lol", "skip"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

@@ -72,6 +72,11 @@ pub(super) const SKIP: &[(&str, Role)] = &[
     ("dont want one this month", Cue(Skip, Strong, Base)),
     ("dont need it this time", Cue(Skip, Strong, Base)),
     ("wont need the next", Cue(Skip, Strong, Base)),
+    // "nothing this month", "let's not do this one", "hard pass on this one"
+    ("nothing this month", Cue(Skip, Weak, Base)),
+    ("none this month", Cue(Skip, Weak, Base)),
+    ("lets not do this one", Cue(Skip, Strong, Base)),
+    ("hard pass on", Cue(Skip, Strong, Base)),
     ("wont need this one", Cue(Skip, Strong, Base)),
     ("no box please", Cue(Skip, Strong, Base)),
     ("no box this week", Cue(Skip, Strong, Base)),
