@@ -617,6 +617,9 @@ fn stage2_behaviour() {
         ("nothing this month, we'll pick back up in april", "skip"),
         ("let's not do this one", "skip"),
         ("hard pass on this one lol", "skip"),
+        // a day asked alone is asked first; a question about the date is not a wish
+        ("the 24th?", "unsure:delay"),
+        ("is it the 13th?", "none:no_match"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

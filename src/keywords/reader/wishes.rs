@@ -222,6 +222,7 @@ pub(super) fn bare_time_request(
                 | "bonjour"
                 | "allo"
                 | "so"
+                | "try"
         )
     }) {
         lead += 1;
@@ -242,9 +243,11 @@ pub(super) fn bare_time_request(
     let f = found.iter().find(|f| f.start == lead && f.bare.is_none());
     // "the 16th works", "the 22nd would be perfect": a day of the month alone, only with a
     // word of approval (a date said in passing is no wish).
+    // "the 24th?": a day asked for, nothing else said (asked first, as it has no approval).
+    let asked_alone = clauses.len() == 1 && clauses[0].question && clause_words.len() <= lead + 3;
     let when = match f {
         Some(f) => f.when,
-        None if approves(&kept) || contrast => {
+        None if approves(&kept) || contrast || asked_alone => {
             When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
         }
         None => return None,
