@@ -620,6 +620,9 @@ fn stage2_behaviour() {
         // a day asked alone is asked first; a question about the date is not a wish
         ("the 24th?", "unsure:delay"),
         ("is it the 13th?", "none:no_match"),
+        // a month alone with approval is asked first; "may" is a verb
+        ("june please", "unsure:delay"),
+        ("may please", "none:no_match"),
         ("can I skip the line", "none:other_sense"),
         (
             "je vous serais reconnaissant de bien vouloir décaler ma commande d'une semaine",

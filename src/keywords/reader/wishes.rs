@@ -245,8 +245,32 @@ pub(super) fn bare_time_request(
     // word of approval (a date said in passing is no wish).
     // "the 24th?": a day asked for, nothing else said (asked first, as it has no approval).
     let asked_alone = clauses.len() == 1 && clauses[0].question && clause_words.len() <= lead + 3;
+    // "june please", "abril porfa": a month alone, read as "in June", with approval.
+    let month_alone = || {
+        let m = *clause_words.get(lead)?;
+        if clause_words.len() > lead + 2 || matches!(m, "may" | "mar" | "march") {
+            return None;
+        }
+        crate::keywords::time::month_number(m)?;
+        crate::keywords::time::scan(&["in", m], today, &Rules(rules))
+            .first()
+            .map(|f| f.when)
+    };
     let when = match f {
         Some(f) => f.when,
+        None if approves(&kept) && month_alone().is_some() => {
+            // Only probable: a month said alone may answer something else.
+            let (rule, keyword) = rules.report(Action::Delay, None, None);
+            return Some(Reading::Act {
+                action: Action::Delay,
+                rule,
+                keyword,
+                when: month_alone(),
+                bare: None,
+                sure: false,
+                firm: false,
+            });
+        }
         None if approves(&kept) || contrast || asked_alone => {
             When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
         }
