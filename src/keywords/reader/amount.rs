@@ -225,7 +225,7 @@ fn correction(
             return Some(f.when);
         }
         // "actually the 27th is better": a day of the month alone.
-        if let Some((d, _)) = (0..cw.len()).find_map(|k| time::day_of_month_at(&cw, k, today)) {
+        if let Some(d) = time::first_day_of_month(&cw, today) {
             return Some(When::Until(d));
         }
         if !meant {

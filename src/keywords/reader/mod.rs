@@ -209,12 +209,6 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
         // "skipnext", "pushitbackaweek": words typed without their spaces.
         let (w, kind) = toks[i];
         if kind == TokKind::Word
-            && w.len() >= 6
-            && vocab::starts_with_split_cue(w)
-            && vocab::entry(w).is_none()
-            && rules.lex.lookup(w).is_none()
-            && vocab::fixed_typo(w).is_none()
-            && vocab::correct_unknown(w, false).is_none()
             && let Some(pieces) = vocab::split_run_together(w, |p| rules.lex.lookup(p).is_some())
         {
             words.extend(pieces.into_iter().map(|(a, b)| (&w[a..b], TokKind::Word)));
@@ -257,6 +251,27 @@ fn read_normalized(rules: &RuleSet, raw: &str, norm: &Normalized, today: Date) -
 }
 
 impl Reading {
+    /// An action read without a keyword of the rule files: reported as the action's first
+    /// rule and its first keyword.
+    fn built_in(
+        rules: &RuleSet,
+        action: Action,
+        when: Option<When>,
+        bare: Option<u32>,
+        sure: bool,
+    ) -> Reading {
+        let (rule, keyword) = rules.report(action, None, None);
+        Reading::Act {
+            action,
+            rule,
+            keyword,
+            when,
+            bare,
+            sure,
+            firm: false,
+        }
+    }
+
     /// The same reading, only probable.
     fn unsure(mut self) -> Reading {
         if let Reading::Act { sure, .. } = &mut self {
@@ -277,7 +292,6 @@ fn second_opinion(
 ) -> Option<Reading> {
     let (action, p) = rules.model.predict(norm);
     let action = action.filter(|a| p >= rules.model.threshold && rules.enabled(*a))?;
-    let (rule, keyword) = rules.report(action, None, None);
     let when = if action == Action::Delay {
         super::time::scan(words, today, &Rules(rules))
             .iter()
@@ -286,23 +300,11 @@ fn second_opinion(
             .map(|f| f.when)
             // "could we do the 26th", "can it be the 29th instead of the 13th": else the
             // first day of the month named.
-            .or_else(|| {
-                (0..words.len())
-                    .find_map(|k| super::time::day_of_month_at(words, k, today))
-                    .map(|(d, _)| When::Until(d))
-            })
+            .or_else(|| super::time::first_day_of_month(words, today).map(When::Until))
     } else {
         None
     };
-    Some(Reading::Act {
-        action,
-        rule,
-        keyword,
-        when,
-        bare: None,
-        sure: false,
-        firm: false,
-    })
+    Some(Reading::built_in(rules, action, when, None, false))
 }
 
 /// What the vocabulary and the rule files know of one word, looked up once.

@@ -240,21 +240,26 @@ const SPLIT_CUES: [&str; 8] = [
     "skip", "push", "delay", "hold", "move", "pause", "postpone", "undo",
 ];
 
-/// Whether `w` starts with a word [`split_run_together`] may split off (cheap, first).
-pub(super) fn starts_with_split_cue(w: &str) -> bool {
-    SPLIT_CUES.iter().any(|c| w.starts_with(c))
-}
-
 /// Words typed without spaces ("skipnext", "pushitbackaweek", "SKIPTHENEXTONE"): the byte
 /// ranges of the known words they are made of, in the fewest pieces, when the first is a
-/// cue word and every piece is known (one letter only as "a"). `known` says whether a
-/// piece is known beyond the built-in vocabulary (the rule files).
+/// cue word and every piece is known (one letter only as "a"). Only a word that nothing
+/// else explains: not known, not a real word, not a typo of a known one. `known` says
+/// whether a word is known beyond the built-in vocabulary (the rule files).
 pub(super) fn split_run_together(
     w: &str,
     known: impl Fn(&str) -> bool,
 ) -> Option<Vec<(usize, usize)>> {
     let n = w.len();
-    if !(6..=30).contains(&n) || !w.bytes().all(|b| b.is_ascii_lowercase()) || is_real(w) {
+    // The prefix first: it rules out nearly every word before any lookup (a hot path).
+    if !SPLIT_CUES.iter().any(|c| w.starts_with(c))
+        || !(6..=30).contains(&n)
+        || !w.bytes().all(|b| b.is_ascii_lowercase())
+        || entry(w).is_some()
+        || known(w)
+        || is_real(w)
+        || fixed_typo(w).is_some()
+        || correct_unknown(w, false).is_some()
+    {
         return None;
     }
     let is_known = |p: &str| (p.len() >= 2 || p == "a") && (entry(p).is_some() || known(p));

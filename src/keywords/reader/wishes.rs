@@ -162,10 +162,12 @@ pub(super) fn bare_time_request(
                 )
         })
     };
-    let segs: Vec<&Seg> = clauses
-        .iter()
-        .filter(|c| !turned_down(c) && !c.segs.iter().all(soft))
-        .flat_map(|c| &c.segs)
+    let down: Vec<bool> = clauses.iter().map(turned_down).collect();
+    // The clauses that say the wish: not turned down, and more than courtesy ("hi").
+    let wishing = |ci: usize| !down[ci] && !clauses[ci].segs.iter().all(soft);
+    let segs: Vec<&Seg> = (0..clauses.len())
+        .filter(|ci| wishing(*ci))
+        .flat_map(|ci| &clauses[ci].segs)
         .collect();
     if segs.len() > 9
         || segs.iter().any(|s| {
@@ -185,22 +187,13 @@ pub(super) fn bare_time_request(
         return None;
     }
     // "The 13th doesn't work for us, the 20th does": the contrast is the approval.
-    let contrast = clauses.iter().any(|c| !c.segs.is_empty() && turned_down(c));
+    let contrast = down.iter().any(|d| *d);
     // Approval said outside what was turned down ("the 13th isn't great" approves nothing).
-    let kept: Vec<&str> = clauses
-        .iter()
-        .filter(|c| !turned_down(c))
-        .flat_map(|c| &c.segs)
-        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-        .collect();
-    let first = &clauses
-        .iter()
-        .find(|c| !c.segs.is_empty() && !turned_down(c) && !c.segs.iter().all(soft))?
-        .segs;
-    let clause_words: Vec<&str> = first
-        .iter()
-        .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-        .collect();
+    let approving = (0..clauses.len())
+        .filter(|ci| !down[*ci])
+        .any(|ci| approves(clauses[ci].span(words)));
+    let first = (0..clauses.len()).find(|ci| wishing(*ci))?;
+    let clause_words = clauses[first].span(words);
     let mut lead = 0;
     while clause_words.get(lead).is_some_and(|w| {
         matches!(
@@ -239,42 +232,33 @@ pub(super) fn bare_time_request(
             lead += 1;
         }
     }
-    let found = crate::keywords::time::scan(&clause_words, today, &Rules(rules));
+    let found = crate::keywords::time::scan(clause_words, today, &Rules(rules));
     let f = found.iter().find(|f| f.start == lead && f.bare.is_none());
     // "the 16th works", "the 22nd would be perfect": a day of the month alone, only with a
     // word of approval (a date said in passing is no wish).
     // "the 24th?": a day asked for, nothing else said (asked first, as it has no approval).
     let asked_alone = clauses.len() == 1 && clauses[0].question && clause_words.len() <= lead + 3;
-    // "june please", "abril porfa": a month alone, read as "in June", with approval.
-    let month_alone = || {
-        let m = *clause_words.get(lead)?;
-        if clause_words.len() > lead + 2 || matches!(m, "may" | "mar" | "march") {
-            return None;
-        }
-        crate::keywords::time::month_number(m)?;
-        crate::keywords::time::scan(&["in", m], today, &Rules(rules))
-            .first()
-            .map(|f| f.when)
-    };
-    let when = match f {
-        Some(f) => f.when,
-        None if approves(&kept) && month_alone().is_some() => {
-            // Only probable: a month said alone may answer something else.
-            let (rule, keyword) = rules.report(Action::Delay, None, None);
-            return Some(Reading::Act {
-                action: Action::Delay,
-                rule,
-                keyword,
-                when: month_alone(),
-                bare: None,
-                sure: false,
-                firm: false,
-            });
-        }
-        None if approves(&kept) || contrast || asked_alone => {
-            When::Until(crate::keywords::time::day_of_month_at(&clause_words, lead, today)?.0)
-        }
-        None => return None,
+    // "june please", "abril porfa": a month alone, read as "in June", with approval; only
+    // probable, as a month said alone may answer something else ("may" is a verb, and the
+    // current month is no move).
+    let month_alone = clause_words
+        .get(lead)
+        .filter(|m| clause_words.len() <= lead + 2 && !matches!(**m, "may" | "mar" | "march"))
+        .filter(|m| crate::keywords::time::month_number(m).is_some())
+        .and_then(|m| {
+            crate::keywords::time::scan(&["in", m], today, &Rules(rules))
+                .first()
+                .map(|f| f.when)
+        })
+        .filter(|_| approving);
+    let (when, sure) = match (f, month_alone) {
+        (Some(f), _) => (f.when, approving),
+        (None, Some(m)) => (m, false),
+        (None, None) if approving || contrast || asked_alone => (
+            When::Until(crate::keywords::time::day_of_month_at(clause_words, lead, today)?.0),
+            approving,
+        ),
+        (None, None) => return None,
     };
     let later = words.iter().any(|w| {
         matches!(
@@ -285,17 +269,13 @@ pub(super) fn bare_time_request(
     if matches!(when, When::Vague) && !later {
         return None;
     }
-    let approving = approves(&kept);
-    let (rule, keyword) = rules.report(Action::Delay, None, None);
-    Some(Reading::Act {
-        action: Action::Delay,
-        rule,
-        keyword,
-        when: Some(when),
-        bare: None,
-        sure: approving,
-        firm: false,
-    })
+    Some(Reading::built_in(
+        rules,
+        Action::Delay,
+        Some(when),
+        None,
+        sure,
+    ))
 }
 
 /// A word of approval: "please", "perfect", "works", "mejor", "merci".
@@ -523,11 +503,7 @@ pub(super) fn asked_again(
     today: Date,
 ) -> Option<Reading> {
     let again = |c: &Clause| {
-        let cw: Vec<&str> = c
-            .segs
-            .iter()
-            .flat_map(|s| (s.word..s.word + s.len).map(|w| words[w]))
-            .collect();
+        let cw = c.span(words);
         let said = cw.windows(2).any(|p| matches!(p, ["same", "again"]))
             || cw.windows(3).any(|p| {
                 matches!(
@@ -566,14 +542,5 @@ pub(super) fn asked_again(
     } else {
         (None, None)
     };
-    let (rule, keyword) = rules.report(action, None, None);
-    Some(Reading::Act {
-        action,
-        rule,
-        keyword,
-        when,
-        bare,
-        sure: false,
-        firm: false,
-    })
+    Some(Reading::built_in(rules, action, when, bare, false))
 }

@@ -150,6 +150,12 @@ pub(super) fn day_of_month_at(words: &[&str], i: usize, today: Date) -> Option<(
     bare_day_after_prep(words, i, today, false)
 }
 
+/// The first day of the month said alone anywhere in `words` ("actually the 27th", "can it
+/// be the 29th instead of the 13th").
+pub(super) fn first_day_of_month(words: &[&str], today: Date) -> Option<Date> {
+    (0..words.len()).find_map(|k| day_of_month_at(words, k, today).map(|(d, _)| d))
+}
+
 /// Days per unit of a unit word, built in or from the rule files ("weeks" is 7).
 pub(super) fn unit_days(w: &str, extra: &dyn Extra) -> Option<u32> {
     unit(w).or_else(|| extra.unit_days(w))

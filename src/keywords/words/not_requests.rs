@@ -241,5 +241,4 @@ pub(super) const NOT_REQUESTS: &[(&str, Role)] = &[
     ("message", Request),
     ("later gator", Polite),
     ("did you", Did),
-    ("does", Did),
 ];

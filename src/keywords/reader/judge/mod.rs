@@ -366,13 +366,11 @@ pub(super) fn judge(
     if form == Form::Past && !asks_for_participle(words, before) && !pleaded {
         return Verdict::Not(REASON_PAST);
     }
-    // "How does one delay ...?", "does DELAY 2 mean ...": "does" asks in the present.
-    let past_aux = |s: &Seg| is(s, Role::Did) && !matches!(words[s.word], "does" | "do");
     if before
         .iter()
         .rev()
         .take(3)
-        .any(|s| is(s, Role::PastMark) || past_aux(s))
+        .any(|s| is(s, Role::PastMark) || is(s, Role::Did))
         || after.iter().take(4).any(|s| {
             is(s, Role::PastMark) && matches!(words[s.word], "yesterday" | "last" | "hier")
         })
